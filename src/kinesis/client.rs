@@ -1,0 +1,206 @@
+//! Targets and SDK clients: the embedded server, any endpoint, or AWS through aws-config's chain.
+//!
+//! Two clients are built from one configuration: an admin client with the SDK's standard retries
+//! and bounded timeouts, and a producer client whose retries are off, because the producer owns
+//! retrying (with backoff, TTL and per-shard feedback).
+
+use crate::kinesis::embedded::{
+    EmbeddedOptions, EmbeddedServer, EMBEDDED_ACCESS_KEY, EMBEDDED_REGION, EMBEDDED_SECRET_KEY,
+};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_kinesis::config::Credentials;
+use aws_sdk_kinesis::Client;
+use std::time::Duration;
+
+/// What the user named as the target. Nothing named means the embedded server.
+#[derive(Debug, Clone, Default)]
+pub struct TargetArgs {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Use AWS through the standard chain even though nothing else names it.
+    pub aws: bool,
+}
+
+/// The resolved target, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Embedded { endpoint: String },
+    Endpoint { endpoint: String },
+    Aws { region: String },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Embedded { endpoint } => write!(f, "embedded ferrokinesis at {endpoint}"),
+            Target::Endpoint { endpoint } => write!(f, "endpoint {endpoint}"),
+            Target::Aws { region } => write!(f, "AWS {region}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{field} {value:?} is not a valid endpoint: it must be an http:// or https:// URL with a host")]
+    BadEndpoint { field: &'static str, value: String },
+    #[error("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")]
+    NoRegion,
+    #[error("could not start the embedded Kinesis server: {0}")]
+    Embedded(#[from] std::io::Error),
+}
+
+/// Clients for one target, and the embedded server when there is one.
+pub struct Connection {
+    pub admin: Client,
+    pub producer: Client,
+    pub target: Target,
+    /// Held so the embedded server lives as long as the connection.
+    pub embedded: Option<EmbeddedServer>,
+}
+
+impl Connection {
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+}
+
+fn env_endpoint() -> Option<(&'static str, String)> {
+    ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()).map(|v| (var, v)))
+}
+
+/// Checks that an endpoint is an absolute http(s) URL with a host.
+pub fn validate_endpoint(field: &'static str, value: &str) -> Result<(), TargetError> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let ok = host.is_some_and(|h| {
+        let (name, port) = match h.rsplit_once(':') {
+            Some((n, p)) if !n.ends_with(']') || h.starts_with('[') => (n, Some(p)),
+            _ => (h, None),
+        };
+        !name.is_empty()
+            && !h.contains(char::is_whitespace)
+            && port.is_none_or(|p| p.parse::<u16>().is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(TargetError::BadEndpoint {
+            field,
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Resolves the target and builds its clients, starting the embedded server if nothing is named.
+pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
+    let endpoint = match &args.endpoint_url {
+        Some(url) => Some(("--endpoint-url", url.clone())),
+        None => env_endpoint(),
+    };
+    if let Some((field, url)) = &endpoint {
+        validate_endpoint(field, url)?;
+    }
+    let named = endpoint.is_some()
+        || args.aws
+        || args.profile.is_some()
+        || std::env::var_os("AWS_PROFILE").is_some();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &args.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let mut embedded = None;
+    let dummy = Credentials::new(EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, None, None, "kwb");
+    let target = if !named {
+        let server = EmbeddedServer::start(EmbeddedOptions::default()).await?;
+        let url = server.endpoint();
+        loader = loader
+            .endpoint_url(&url)
+            .region(Region::new(EMBEDDED_REGION))
+            .credentials_provider(dummy);
+        embedded = Some(server);
+        Target::Embedded { endpoint: url }
+    } else if let Some((_, url)) = endpoint {
+        loader = loader.endpoint_url(&url);
+        // Local servers take any credentials; use placeholders when none are configured.
+        if args.profile.is_none()
+            && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+            && std::env::var_os("AWS_PROFILE").is_none()
+        {
+            loader = loader.credentials_provider(dummy);
+        }
+        Target::Endpoint { endpoint: url }
+    } else {
+        Target::Aws {
+            region: String::new(),
+        }
+    };
+    let mut sdk = loader.load().await;
+    if sdk.region().is_none() {
+        if matches!(target, Target::Aws { .. }) {
+            return Err(TargetError::NoRegion);
+        }
+        sdk = sdk
+            .into_builder()
+            .region(Region::new(EMBEDDED_REGION))
+            .build();
+    }
+    let target = match target {
+        Target::Aws { .. } => Target::Aws {
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        },
+        other => other,
+    };
+    let admin = aws_sdk_kinesis::config::Builder::from(&sdk)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    let producer = aws_sdk_kinesis::config::Builder::from(&sdk)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .build();
+    Ok(Connection {
+        admin: Client::from_conf(admin),
+        producer: Client::from_conf(producer),
+        target,
+        embedded,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        for good in [
+            "http://127.0.0.1:4567",
+            "https://kinesis.us-east-1.amazonaws.com",
+            "http://localhost:4566/",
+            "http://[::1]:4567",
+        ] {
+            assert!(validate_endpoint("--endpoint-url", good).is_ok(), "{good}");
+        }
+        for bad in ["", "localhost:4566", "ftp://x", "http://", "http://:80", "http://h:99999", "http://a b"] {
+            let err = validate_endpoint("--endpoint-url", bad).unwrap_err();
+            assert!(err.to_string().contains("--endpoint-url"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that models or talks to Kinesis itself: hash keys, the shard map, targets and SDK
+//! clients, stream administration, and the embedded server.
+
+pub mod admin;
+pub mod client;
+pub mod embedded;
+pub mod hash_key;
+pub mod shard_map;

@@ -1,0 +1,22 @@
+//! kinesis-workbench (`kwb`): a workbench for Amazon Kinesis Data Streams.
+//!
+//! The data flows one way through the crate:
+//!
+//! ```text
+//! user record -> kinesis::hash_key (MD5 or explicit hash key)
+//!             -> kinesis::shard_map (predicted shard)
+//!             -> producer::aggregation (KPL aggregate per shard)
+//!             -> producer::limiter (per-shard token buckets, adapts to throttling)
+//!             -> producer::collector (PutRecords batches)
+//!             -> producer::sender (aws-sdk-kinesis, SDK retries off)
+//!             -> producer::outcome (exactly one per user record) / producer::retry
+//!             -> producer::metrics (per-shard 1 s buckets, read as snapshots)
+//! ```
+//!
+//! `kinesis` owns everything that talks to or models the service (clients, targets, the embedded
+//! ferrokinesis server, stream admin); `producer` owns the KPL-style pipeline; `cli` owns the
+//! command line.
+
+pub mod cli;
+pub mod kinesis;
+pub mod producer;

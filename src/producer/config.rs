@@ -1,0 +1,138 @@
+//! Producer settings, with the KPL's defaults where they are right.
+
+use std::time::Duration;
+
+/// Kinesis's per-shard write limits.
+pub const SHARD_RECORDS_PER_SEC: f64 = 1000.0;
+pub const SHARD_BYTES_PER_SEC: f64 = 1024.0 * 1024.0;
+/// Most entries in one PutRecords request.
+pub const PUT_RECORDS_MAX_ENTRIES: usize = 500;
+/// Default most bytes (partition keys + data) in one PutRecords request.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
+/// Default most bytes (partition key + data) of one record.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// Put user records into KPL aggregates.
+    pub aggregation: bool,
+    /// Most bytes of one aggregate, framing included (KPL: 51,200).
+    pub aggregation_max_bytes: usize,
+    /// Most user records in one aggregate.
+    pub aggregation_max_count: usize,
+    /// Most entries in one PutRecords request (at most 500).
+    pub collection_max_count: usize,
+    /// Most bytes (keys + data) in one PutRecords request.
+    pub max_request_bytes: usize,
+    /// Most bytes (key + data) of one Kinesis record; streams may allow up to 10 MiB.
+    pub max_record_bytes: usize,
+    /// How long a record may wait to be batched before it is sent (KPL: 100 ms).
+    pub max_buffered_time: Duration,
+    /// A record not delivered within this time fails as expired (KPL: 30 s).
+    pub record_ttl: Duration,
+    /// The share of each shard's write limits the limiter allows, in percent.
+    pub rate_limit_percent: f64,
+    /// Most user records accepted but not yet resolved; `put` waits past this.
+    pub max_outstanding_records: usize,
+    /// Most user-record bytes accepted but not yet resolved.
+    pub max_outstanding_bytes: usize,
+    /// Most PutRecords requests in flight at once.
+    pub max_concurrent_requests: usize,
+    /// How long one PutRecords request may take before it counts as failed.
+    pub request_timeout: Duration,
+    /// First retry delay; doubles with each attempt, with full jitter.
+    pub retry_base_delay: Duration,
+    /// Longest retry delay.
+    pub retry_max_delay: Duration,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            aggregation: true,
+            aggregation_max_bytes: 51_200,
+            aggregation_max_count: usize::MAX,
+            collection_max_count: PUT_RECORDS_MAX_ENTRIES,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_buffered_time: Duration::from_millis(100),
+            record_ttl: Duration::from_secs(30),
+            rate_limit_percent: 100.0,
+            max_outstanding_records: 100_000,
+            max_outstanding_bytes: 256 * 1024 * 1024,
+            max_concurrent_requests: 24,
+            request_timeout: Duration::from_secs(6),
+            retry_base_delay: Duration::from_millis(100),
+            retry_max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A setting out of its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("setting {field} = {value} is out of range: {limit}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub value: String,
+    pub limit: &'static str,
+}
+
+impl ProducerConfig {
+    /// Checks every setting against Kinesis's limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |ok: bool, field: &'static str, value: String, limit: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError {
+                    field,
+                    value,
+                    limit,
+                })
+            }
+        };
+        check(
+            (1..=PUT_RECORDS_MAX_ENTRIES).contains(&self.collection_max_count),
+            "collection_max_count",
+            self.collection_max_count.to_string(),
+            "1 to 500",
+        )?;
+        check(
+            (1024 * 1024..=10 * 1024 * 1024).contains(&self.max_record_bytes),
+            "max_record_bytes",
+            self.max_record_bytes.to_string(),
+            "1 MiB to 10 MiB",
+        )?;
+        check(
+            self.max_request_bytes >= self.max_record_bytes
+                && self.max_request_bytes <= 10 * 1024 * 1024,
+            "max_request_bytes",
+            self.max_request_bytes.to_string(),
+            "at least max_record_bytes and at most 10 MiB",
+        )?;
+        check(
+            self.aggregation_max_bytes <= self.max_record_bytes,
+            "aggregation_max_bytes",
+            self.aggregation_max_bytes.to_string(),
+            "at most max_record_bytes",
+        )?;
+        check(
+            self.rate_limit_percent > 0.0 && self.rate_limit_percent <= 1000.0,
+            "rate_limit_percent",
+            self.rate_limit_percent.to_string(),
+            "above 0 and at most 1000",
+        )?;
+        check(
+            self.max_outstanding_records > 0 && self.max_concurrent_requests > 0,
+            "max_outstanding_records",
+            self.max_outstanding_records.to_string(),
+            "at least 1 (and max_concurrent_requests at least 1)",
+        )?;
+        check(
+            self.max_outstanding_bytes >= self.max_record_bytes,
+            "max_outstanding_bytes",
+            self.max_outstanding_bytes.to_string(),
+            "at least max_record_bytes",
+        )
+    }
+}

@@ -1,0 +1,281 @@
+//! Producer metrics: per-shard counters in 1-second buckets, read by views as snapshots.
+//!
+//! The pipeline is the only writer; counters are atomics so that a view can take a snapshot at any
+//! time without stopping it. Latency goes into a per-shard histogram. Nothing here is one message
+//! per record.
+
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How many 1-second buckets each shard keeps.
+pub const HISTORY_SECS: usize = 600;
+
+/// What is counted per shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// User records delivered.
+    UserRecords,
+    /// Kinesis records (plain or aggregate) delivered.
+    KinesisRecords,
+    /// Bytes (key + data) of Kinesis records delivered.
+    Bytes,
+    /// Kinesis records the service throttled.
+    Throttled,
+    /// Kinesis records that failed for other reasons (request or record errors).
+    Errors,
+    /// User records sent again after a failed attempt.
+    Retries,
+    /// User records that ended failed.
+    Failed,
+}
+
+const COUNTERS: usize = 7;
+
+#[derive(Debug, Default)]
+struct Slot {
+    second: AtomicU64,
+    values: [AtomicU64; COUNTERS],
+}
+
+/// The counters of one shard.
+#[derive(Debug)]
+pub struct ShardMetrics {
+    totals: [AtomicU64; COUNTERS],
+    ring: Box<[Slot]>,
+    pending: AtomicI64,
+    latency_us: Mutex<Histogram<u64>>,
+}
+
+impl Default for ShardMetrics {
+    fn default() -> Self {
+        ShardMetrics {
+            totals: Default::default(),
+            ring: (0..HISTORY_SECS).map(|_| Slot::default()).collect(),
+            pending: AtomicI64::new(0),
+            latency_us: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds")),
+        }
+    }
+}
+
+impl ShardMetrics {
+    fn add(&self, counter: Counter, n: u64, second: u64) {
+        let i = counter as usize;
+        self.totals[i].fetch_add(n, Relaxed);
+        let slot = &self.ring[second as usize % HISTORY_SECS];
+        // Buckets are tagged with second + 1 so that a zeroed slot is never mistaken for second 0.
+        let tag = second + 1;
+        if slot.second.load(Relaxed) != tag {
+            for v in &slot.values {
+                v.store(0, Relaxed);
+            }
+            slot.second.store(tag, Relaxed);
+        }
+        slot.values[i].fetch_add(n, Relaxed);
+    }
+
+    pub fn total(&self, counter: Counter) -> u64 {
+        self.totals[counter as usize].load(Relaxed)
+    }
+}
+
+/// Every shard's counters, plus failures by reason.
+#[derive(Debug)]
+pub struct ProducerMetrics {
+    start: Instant,
+    shards: RwLock<BTreeMap<String, Arc<ShardMetrics>>>,
+    failed_by_reason: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Default for ProducerMetrics {
+    fn default() -> Self {
+        ProducerMetrics {
+            start: Instant::now(),
+            shards: RwLock::default(),
+            failed_by_reason: Mutex::default(),
+        }
+    }
+}
+
+/// A shard's totals and recent history, as of a snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardSnapshot {
+    pub user_records: u64,
+    pub kinesis_records: u64,
+    pub bytes: u64,
+    pub throttled: u64,
+    pub errors: u64,
+    pub retries: u64,
+    pub failed: u64,
+    /// User records accepted for this shard and not yet resolved.
+    pub pending: i64,
+    pub latency_p50: Duration,
+    pub latency_p99: Duration,
+    /// Delivered records and bytes in each of the last seconds, oldest first (the current,
+    /// incomplete second last).
+    pub records_per_sec: Vec<u64>,
+    pub bytes_per_sec: Vec<u64>,
+    pub throttled_per_sec: Vec<u64>,
+}
+
+impl ShardSnapshot {
+    /// Average user records per Kinesis record: how full aggregates were.
+    pub fn aggregation_fill(&self) -> f64 {
+        if self.kinesis_records == 0 {
+            0.0
+        } else {
+            self.user_records as f64 / self.kinesis_records as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    pub elapsed: Duration,
+    pub shards: BTreeMap<String, ShardSnapshot>,
+    pub failed_by_reason: BTreeMap<String, u64>,
+}
+
+impl MetricsSnapshot {
+    pub fn sum(&self, field: impl Fn(&ShardSnapshot) -> u64) -> u64 {
+        self.shards.values().map(field).sum()
+    }
+}
+
+impl ProducerMetrics {
+    pub fn new() -> Arc<ProducerMetrics> {
+        Arc::new(ProducerMetrics::default())
+    }
+
+    fn second(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_secs()
+    }
+
+    /// The counters of a shard, created on first use.
+    pub fn shard(&self, shard_id: &str) -> Arc<ShardMetrics> {
+        if let Some(m) = self.shards.read().expect("metrics lock").get(shard_id) {
+            return m.clone();
+        }
+        self.shards
+            .write()
+            .expect("metrics lock")
+            .entry(shard_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    pub fn add(&self, shard: &ShardMetrics, counter: Counter, n: u64, now: Instant) {
+        if n > 0 {
+            shard.add(counter, n, self.second(now));
+        }
+    }
+
+    pub fn add_pending(&self, shard: &ShardMetrics, delta: i64) {
+        shard.pending.fetch_add(delta, Relaxed);
+    }
+
+    pub fn record_latency(&self, shard: &ShardMetrics, latency: Duration) {
+        let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
+        shard.latency_us.lock().expect("metrics lock").record(us).ok();
+    }
+
+    pub fn count_failure(&self, reason: String) {
+        *self
+            .failed_by_reason
+            .lock()
+            .expect("metrics lock")
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// A copy of every counter, with `history` seconds of per-second series.
+    pub fn snapshot(&self, history: usize) -> MetricsSnapshot {
+        let now_second = self.second(Instant::now());
+        let history = history.min(HISTORY_SECS) as u64;
+        let shards = self
+            .shards
+            .read()
+            .expect("metrics lock")
+            .iter()
+            .map(|(id, m)| {
+                let per_sec = |counter: Counter| -> Vec<u64> {
+                    // Seconds before the start read as zero, so every series is `history` long.
+                    (0..history)
+                        .map(|back| {
+                            let Some(s) = now_second.checked_sub(history - 1 - back) else {
+                                return 0;
+                            };
+                            let slot = &m.ring[s as usize % HISTORY_SECS];
+                            if slot.second.load(Relaxed) == s + 1 {
+                                slot.values[counter as usize].load(Relaxed)
+                            } else {
+                                0
+                            }
+                        })
+                        .collect()
+                };
+                let latency = m.latency_us.lock().expect("metrics lock");
+                let quantile =
+                    |q: f64| Duration::from_micros(if latency.is_empty() { 0 } else { latency.value_at_quantile(q) });
+                let snapshot = ShardSnapshot {
+                    user_records: m.total(Counter::UserRecords),
+                    kinesis_records: m.total(Counter::KinesisRecords),
+                    bytes: m.total(Counter::Bytes),
+                    throttled: m.total(Counter::Throttled),
+                    errors: m.total(Counter::Errors),
+                    retries: m.total(Counter::Retries),
+                    failed: m.total(Counter::Failed),
+                    pending: m.pending.load(Relaxed),
+                    latency_p50: quantile(0.5),
+                    latency_p99: quantile(0.99),
+                    records_per_sec: per_sec(Counter::UserRecords),
+                    bytes_per_sec: per_sec(Counter::Bytes),
+                    throttled_per_sec: per_sec(Counter::Throttled),
+                };
+                (id.clone(), snapshot)
+            })
+            .collect();
+        MetricsSnapshot {
+            elapsed: self.start.elapsed(),
+            shards,
+            failed_by_reason: self.failed_by_reason.lock().expect("metrics lock").clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_land_in_totals_and_per_second_buckets() {
+        let metrics = ProducerMetrics::new();
+        let shard = metrics.shard("shardId-000000000001");
+        let now = Instant::now();
+        metrics.add(&shard, Counter::UserRecords, 5, now);
+        metrics.add(&shard, Counter::Throttled, 2, now);
+        metrics.add_pending(&shard, 3);
+        metrics.record_latency(&shard, Duration::from_millis(20));
+        let snap = metrics.snapshot(3);
+        let s = &snap.shards["shardId-000000000001"];
+        assert_eq!(s.user_records, 5);
+        assert_eq!(s.throttled, 2);
+        assert_eq!(s.pending, 3);
+        assert_eq!(s.records_per_sec.len(), 3);
+        assert_eq!(s.records_per_sec.iter().sum::<u64>(), 5);
+        assert!(s.latency_p50 >= Duration::from_millis(19));
+    }
+
+    #[test]
+    fn an_old_bucket_is_reset_when_its_slot_comes_round_again() {
+        let metrics = ProducerMetrics::new();
+        let shard = metrics.shard("s");
+        shard.add(Counter::Bytes, 7, 0);
+        shard.add(Counter::Bytes, 1, HISTORY_SECS as u64);
+        let slot = &shard.ring[0];
+        assert_eq!(slot.values[Counter::Bytes as usize].load(Relaxed), 1);
+        assert_eq!(shard.total(Counter::Bytes), 8);
+    }
+}

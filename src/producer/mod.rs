@@ -1,0 +1,414 @@
+//! The producer: a KPL-style pipeline with backpressure and an outcome for every record.
+//!
+//! [`Producer`] is the async face: `put` validates, waits for capacity and hands the record to a
+//! single driver task that owns the [`pipeline::Pipeline`], sends its batches (bounded
+//! concurrency), feeds answers back, and keeps the shard map fresh. Each `put` returns a
+//! [`PendingOutcome`] that resolves exactly once.
+
+pub mod aggregation;
+pub mod collector;
+pub mod config;
+pub mod limiter;
+pub mod metrics;
+pub mod outcome;
+pub mod pipeline;
+pub mod record;
+pub mod retry;
+pub mod sender;
+
+use crate::kinesis::hash_key::{validate_partition_key, KeyError};
+use crate::kinesis::shard_map::{list_shards, ShardMap};
+use aws_sdk_kinesis::Client;
+use config::{ConfigError, ProducerConfig};
+use metrics::ProducerMetrics;
+use outcome::{Failure, FailureReason, Outcome};
+use pipeline::{BatchResult, Pipeline};
+use record::{KinesisRecord, NewRecord, Permits, UserRecord};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore, TryAcquireError};
+use tokio::task::JoinSet;
+
+const SHARD_MAP_MIN_REFRESH: Duration = Duration::from_secs(1);
+const SHARD_MAP_MAX_BACKOFF: Duration = Duration::from_secs(30);
+const SHARD_MAP_PERIODIC_REFRESH: Duration = Duration::from_secs(60);
+/// Commands taken from the inbox before the pipeline is polled again.
+const INBOX_BATCH: usize = 4096;
+
+/// Why `put` refused a record.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    InvalidKey(#[from] KeyError),
+    #[error("record is {bytes} bytes (partition key + data): the limit is {limit} bytes")]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("the producer is full ({0}); try again when records have resolved")]
+    Full(&'static str),
+    #[error("the producer has stopped")]
+    Stopped,
+}
+
+/// Why the producer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not read the shards of stream {stream:?}: {message}")]
+    ShardMap { stream: String, message: String },
+}
+
+/// What `shutdown` could not deliver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Records failed as `Shutdown` because the deadline came first (buffered or in flight).
+    pub undelivered: usize,
+}
+
+enum Command {
+    Put(UserRecord),
+    Flush(oneshot::Sender<()>),
+    Shutdown {
+        deadline: Instant,
+        done: oneshot::Sender<ShutdownReport>,
+    },
+}
+
+/// The outcome of one `put`, resolved once the record is delivered or has failed.
+pub struct PendingOutcome {
+    receiver: oneshot::Receiver<Outcome>,
+    arrived: Instant,
+}
+
+impl Future for PendingOutcome {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let arrived = self.arrived;
+        Pin::new(&mut self.receiver).poll(cx).map(|result| {
+            // The record was dropped unresolved: it was in flight when the producer stopped.
+            result.unwrap_or_else(|_| {
+                Outcome::Failed(Failure {
+                    reason: FailureReason::Shutdown(
+                        "in flight when the producer stopped; it may or may not have been written"
+                            .into(),
+                    ),
+                    attempts: 0,
+                    latency: arrived.elapsed(),
+                })
+            })
+        })
+    }
+}
+
+pub struct Producer {
+    inbox: mpsc::UnboundedSender<Command>,
+    records: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    metrics: Arc<ProducerMetrics>,
+    shard_map: watch::Receiver<Arc<ShardMap>>,
+    config: ProducerConfig,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Producer {
+    /// Reads the stream's shard map and starts the pipeline.
+    pub async fn start(
+        client: Client,
+        stream: &str,
+        config: ProducerConfig,
+    ) -> Result<Producer, StartError> {
+        config.validate()?;
+        let map = list_shards(&client, stream)
+            .await
+            .map_err(|e| StartError::ShardMap {
+                stream: stream.to_string(),
+                message: sender::describe(&e),
+            })?;
+        let map = Arc::new(map);
+        let metrics = ProducerMetrics::new();
+        let (map_tx, map_rx) = watch::channel(map.clone());
+        let (inbox, commands) = mpsc::unbounded_channel();
+        let pipeline = Pipeline::new(config.clone(), map, metrics.clone());
+        let driver = Driver {
+            client,
+            stream: stream.to_string(),
+            config: config.clone(),
+            pipeline,
+            commands,
+            map_tx,
+            in_flight: JoinSet::new(),
+            in_flight_records: 0,
+        };
+        Ok(Producer {
+            inbox,
+            records: Arc::new(Semaphore::new(config.max_outstanding_records)),
+            bytes: Arc::new(Semaphore::new(config.max_outstanding_bytes)),
+            metrics,
+            shard_map: map_rx,
+            config,
+            driver: tokio::spawn(driver.run()),
+        })
+    }
+
+    pub fn metrics(&self) -> &Arc<ProducerMetrics> {
+        &self.metrics
+    }
+
+    /// The shard map the producer currently routes by.
+    pub fn shard_map(&self) -> Arc<ShardMap> {
+        self.shard_map.borrow().clone()
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+
+    fn validate(&self, record: &NewRecord) -> Result<(), PutError> {
+        validate_partition_key(&record.partition_key)?;
+        let bytes = record.billed_bytes();
+        if bytes > self.config.max_record_bytes {
+            return Err(PutError::TooLarge {
+                bytes,
+                limit: self.config.max_record_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn submit(&self, record: NewRecord, permits: Permits) -> Result<PendingOutcome, PutError> {
+        let (reply, receiver) = oneshot::channel();
+        let arrived = Instant::now();
+        let mut user = UserRecord::new(record, reply, arrived);
+        user.permits = Some(permits);
+        self.inbox
+            .send(Command::Put(user))
+            .map_err(|_| PutError::Stopped)?;
+        Ok(PendingOutcome { receiver, arrived })
+    }
+
+    /// Accepts a record, waiting while the producer holds its maximum of records or bytes.
+    pub async fn put(&self, record: NewRecord) -> Result<PendingOutcome, PutError> {
+        self.validate(&record)?;
+        let records = self.records.clone().acquire_owned().await;
+        let bytes = self
+            .bytes
+            .clone()
+            .acquire_many_owned(record.billed_bytes().max(1) as u32)
+            .await;
+        let (Ok(records), Ok(bytes)) = (records, bytes) else {
+            return Err(PutError::Stopped);
+        };
+        self.submit(record, Permits { _records: records, _bytes: bytes })
+    }
+
+    /// Accepts a record if there is room now, or says the producer is full.
+    pub fn try_put(&self, record: NewRecord) -> Result<PendingOutcome, PutError> {
+        self.validate(&record)?;
+        let full = |e: TryAcquireError, what| match e {
+            TryAcquireError::NoPermits => PutError::Full(what),
+            TryAcquireError::Closed => PutError::Stopped,
+        };
+        let records = self
+            .records
+            .clone()
+            .try_acquire_owned()
+            .map_err(|e| full(e, "max_outstanding_records"))?;
+        let bytes = self
+            .bytes
+            .clone()
+            .try_acquire_many_owned(record.billed_bytes().max(1) as u32)
+            .map_err(|e| full(e, "max_outstanding_bytes"))?;
+        self.submit(record, Permits { _records: records, _bytes: bytes })
+    }
+
+    /// Sends everything buffered now and waits until every record accepted so far has resolved.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.inbox.send(Command::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Flushes, waiting at most `grace`; records still unresolved then fail as `Shutdown`.
+    pub async fn shutdown(self, grace: Duration) -> ShutdownReport {
+        let (done, wait) = oneshot::channel();
+        let deadline = Instant::now() + grace;
+        let report = if self.inbox.send(Command::Shutdown { deadline, done }).is_ok() {
+            wait.await.unwrap_or_default()
+        } else {
+            ShutdownReport::default()
+        };
+        self.records.close();
+        self.bytes.close();
+        let _ = self.driver.await;
+        report
+    }
+}
+
+type SendDone = (Vec<KinesisRecord>, BatchResult);
+
+/// The task that owns the pipeline.
+struct Driver {
+    client: Client,
+    stream: String,
+    config: ProducerConfig,
+    pipeline: Pipeline,
+    commands: mpsc::UnboundedReceiver<Command>,
+    map_tx: watch::Sender<Arc<ShardMap>>,
+    in_flight: JoinSet<SendDone>,
+    in_flight_records: usize,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let mut flush_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut shutdown: Option<(Instant, oneshot::Sender<ShutdownReport>)> = None;
+        let mut inbox_open = true;
+        let mut refresh: Option<tokio::task::JoinHandle<Result<ShardMap, String>>> = None;
+        let mut refresh_failures = 0u32;
+        let mut next_refresh = Instant::now() + SHARD_MAP_MIN_REFRESH;
+        let mut last_refresh = Instant::now();
+        loop {
+            let now = Instant::now();
+            let room = self.config.max_concurrent_requests - self.in_flight.len();
+            for batch in self.pipeline.poll(now, room) {
+                self.send(batch);
+            }
+            if self.pipeline.outstanding() == 0 {
+                for waiter in flush_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+                if shutdown.is_none() && inbox_open {
+                    self.pipeline.set_flushing(false);
+                }
+            }
+            if let Some((deadline, _)) = &shutdown {
+                if self.pipeline.outstanding() == 0 || now >= *deadline {
+                    let (_, done) = shutdown.take().expect("shutdown");
+                    let undelivered =
+                        self.pipeline.fail_all("shutdown deadline reached", now) + self.in_flight_records;
+                    self.in_flight.abort_all();
+                    let _ = done.send(ShutdownReport { undelivered });
+                    return;
+                }
+            }
+            if !inbox_open && self.pipeline.outstanding() == 0 && self.in_flight.is_empty() {
+                return;
+            }
+            let wants_refresh = self.pipeline.map_is_stale()
+                || now.saturating_duration_since(last_refresh) >= SHARD_MAP_PERIODIC_REFRESH;
+            if wants_refresh && refresh.is_none() && now >= next_refresh {
+                let (client, stream) = (self.client.clone(), self.stream.clone());
+                refresh = Some(tokio::spawn(async move {
+                    list_shards(&client, &stream)
+                        .await
+                        .map_err(|e| sender::describe(&e))
+                }));
+            }
+            let mut wake = self.pipeline.next_wakeup();
+            if self.pipeline.has_ready() && room == 0 {
+                wake = None; // only a finished request makes room
+            }
+            if let Some((deadline, _)) = &shutdown {
+                wake = Some(wake.map_or(*deadline, |w| w.min(*deadline)));
+            }
+            if self.pipeline.map_is_stale() && refresh.is_none() {
+                wake = Some(wake.map_or(next_refresh, |w| w.min(next_refresh)));
+            }
+            let sleep = tokio::time::sleep_until(
+                wake.unwrap_or_else(|| now + Duration::from_secs(3600)).into(),
+            );
+            tokio::select! {
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    if let Ok((batch, result)) = done {
+                        self.in_flight_records -= batch.iter().map(|k| k.members.len()).sum::<usize>();
+                        self.pipeline.on_result(batch, result, Instant::now());
+                    }
+                }
+                command = self.commands.recv(), if inbox_open => {
+                    let mut next = command;
+                    for _ in 0..INBOX_BATCH {
+                        match next {
+                            Some(Command::Put(record)) => self.pipeline.add(record, Instant::now()),
+                            Some(Command::Flush(done)) => {
+                                self.pipeline.set_flushing(true);
+                                flush_waiters.push(done);
+                            }
+                            Some(Command::Shutdown { deadline, done }) => {
+                                self.pipeline.set_flushing(true);
+                                shutdown = Some((deadline, done));
+                            }
+                            None => {
+                                // Every handle is gone: deliver what is left, then stop.
+                                inbox_open = false;
+                                self.pipeline.set_flushing(true);
+                                break;
+                            }
+                        }
+                        match self.commands.try_recv() {
+                            Ok(command) => next = Some(command),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                        }
+                    }
+                }
+                result = async { refresh.as_mut().expect("guarded").await }, if refresh.is_some() => {
+                    refresh = None;
+                    let now = Instant::now();
+                    last_refresh = now;
+                    match result.unwrap_or_else(|e| Err(e.to_string())) {
+                        Ok(map) => {
+                            refresh_failures = 0;
+                            next_refresh = now + SHARD_MAP_MIN_REFRESH;
+                            let map = Arc::new(map);
+                            self.pipeline.set_map(map.clone(), now);
+                            let _ = self.map_tx.send(map);
+                        }
+                        Err(message) => {
+                            tracing::warn!(%message, "shard map refresh failed");
+                            refresh_failures += 1;
+                            next_refresh = now + refresh_backoff(refresh_failures);
+                        }
+                    }
+                }
+                _ = sleep => {}
+            }
+        }
+    }
+
+    fn send(&mut self, batch: Vec<KinesisRecord>) {
+        self.in_flight_records += batch.iter().map(|k| k.members.len()).sum::<usize>();
+        let (client, stream, timeout) = (
+            self.client.clone(),
+            self.stream.clone(),
+            self.config.request_timeout,
+        );
+        self.in_flight.spawn(async move {
+            let result = sender::put_records(&client, &stream, &batch, timeout).await;
+            (batch, result)
+        });
+    }
+}
+
+/// The wait before the next shard-map refresh after `failures` failed ones: 1 s x1.5, up to 30 s.
+pub fn refresh_backoff(failures: u32) -> Duration {
+    SHARD_MAP_MIN_REFRESH
+        .mul_f64(1.5f64.powi(failures.saturating_sub(1).min(20) as i32))
+        .min(SHARD_MAP_MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_map_refresh_backs_off_to_thirty_seconds() {
+        assert_eq!(refresh_backoff(1), Duration::from_secs(1));
+        assert_eq!(refresh_backoff(2), Duration::from_millis(1500));
+        assert_eq!(refresh_backoff(3), Duration::from_millis(2250));
+        assert_eq!(refresh_backoff(50), Duration::from_secs(30));
+    }
+}

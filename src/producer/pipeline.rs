@@ -1,0 +1,472 @@
+//! The producer's core as a synchronous state machine: route, aggregate, limit, collect, and turn
+//! answers into outcomes or retries.
+//!
+//! It does no I/O and owns no clock: the async driver (`producer::Producer`) feeds it records,
+//! the time, answers and shard maps, and sends the batches it hands out. That keeps every rule
+//! testable without a server and lets the benchmark drive the core directly.
+
+use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::shard_map::ShardMap;
+use crate::producer::aggregation::{Aggregator, AGGREGATE_PARTITION_KEY};
+use crate::producer::collector::Collector;
+use crate::producer::config::ProducerConfig;
+use crate::producer::limiter::ShardLimiter;
+use crate::producer::metrics::{Counter, ProducerMetrics, ShardMetrics};
+use crate::producer::outcome::{Delivered, Failure, FailureReason, Outcome};
+use crate::producer::record::{KinesisRecord, UserRecord};
+use crate::producer::retry::{backoff, AttemptError, ErrorKind};
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One Kinesis record's result within a PutRecords answer.
+#[derive(Debug, Clone)]
+pub enum EntryResult {
+    Ok {
+        shard_id: String,
+        sequence_number: String,
+    },
+    Err(AttemptError),
+}
+
+/// A batch's answer: one result per entry, or an error for the whole request.
+pub type BatchResult = Result<Vec<EntryResult>, AttemptError>;
+
+struct ShardState {
+    id: Arc<str>,
+    aggregator: Aggregator,
+    members: Vec<UserRecord>,
+    deadline: Option<Instant>,
+    queue: VecDeque<KinesisRecord>,
+    limiter: ShardLimiter,
+    /// While the limiter holds the queue's head, when to look again.
+    blocked_until: Option<Instant>,
+    metrics: Arc<ShardMetrics>,
+}
+
+/// A record waiting out its backoff.
+struct Waiting {
+    due: Instant,
+    record: UserRecord,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        self.due == other.due
+    }
+}
+impl Eq for Waiting {}
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.due.cmp(&other.due)
+    }
+}
+
+pub struct Pipeline {
+    config: ProducerConfig,
+    map: Arc<ShardMap>,
+    shards: Vec<ShardState>,
+    /// Records whose hash key no open shard in the map covers, waiting for a new map.
+    unrouted: Vec<UserRecord>,
+    collector: Collector,
+    ready: VecDeque<Vec<KinesisRecord>>,
+    retries: BinaryHeap<Reverse<Waiting>>,
+    metrics: Arc<ProducerMetrics>,
+    rng: SmallRng,
+    outstanding: usize,
+    flushing: bool,
+    map_stale: bool,
+    limit_rates: bool,
+}
+
+impl Pipeline {
+    pub fn new(config: ProducerConfig, map: Arc<ShardMap>, metrics: Arc<ProducerMetrics>) -> Self {
+        let collector = Collector::new(config.collection_max_count, config.max_request_bytes);
+        let mut pipeline = Pipeline {
+            config,
+            map: Arc::new(ShardMap::default()),
+            shards: Vec::new(),
+            unrouted: Vec::new(),
+            collector,
+            ready: VecDeque::new(),
+            retries: BinaryHeap::new(),
+            metrics,
+            rng: SmallRng::seed_from_u64(0x6b7762),
+            outstanding: 0,
+            flushing: false,
+            map_stale: false,
+            limit_rates: true,
+        };
+        pipeline.set_map(map, Instant::now());
+        pipeline
+    }
+
+    /// Turns per-shard rate limiting off (for measuring the core alone).
+    pub fn without_rate_limits(mut self) -> Self {
+        self.limit_rates = false;
+        self
+    }
+
+    /// User records accepted and not yet resolved.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    pub fn map(&self) -> &Arc<ShardMap> {
+        &self.map
+    }
+
+    /// Whether the shard map has been found out of date since the last `set_map`.
+    pub fn map_is_stale(&self) -> bool {
+        self.map_stale
+    }
+
+    /// Sends everything buffered at once, ignoring buffering time, until `set_flushing(false)`.
+    pub fn set_flushing(&mut self, flushing: bool) {
+        self.flushing = flushing;
+    }
+
+    /// Installs a new shard map, keeping each surviving shard's state and re-routing records
+    /// buffered for shards that are gone or closed.
+    pub fn set_map(&mut self, map: Arc<ShardMap>, now: Instant) {
+        let mut old: HashMap<Arc<str>, ShardState> =
+            self.shards.drain(..).map(|s| (s.id.clone(), s)).collect();
+        let mut reroute = std::mem::take(&mut self.unrouted);
+        let mut shards = Vec::with_capacity(map.shards().len());
+        for info in map.shards() {
+            match old.remove(info.shard_id.as_str()) {
+                Some(state) if info.open => shards.push(state),
+                other => {
+                    if let Some(mut closed) = other {
+                        reroute.extend(self.drain_shard(&mut closed));
+                    }
+                    shards.push(self.new_shard_state(&info.shard_id, now));
+                }
+            }
+        }
+        for (_, mut gone) in old {
+            reroute.extend(self.drain_shard(&mut gone));
+        }
+        self.shards = shards;
+        self.map = map;
+        self.map_stale = false;
+        for record in reroute {
+            self.route(record, now);
+        }
+    }
+
+    /// Takes every user record buffered for a shard; they stop being pending there.
+    fn drain_shard(&self, shard: &mut ShardState) -> Vec<UserRecord> {
+        shard.aggregator = Aggregator::new();
+        shard.deadline = None;
+        let mut held = std::mem::take(&mut shard.members);
+        held.extend(shard.queue.drain(..).flat_map(|k| k.members));
+        self.metrics.add_pending(&shard.metrics, -(held.len() as i64));
+        held
+    }
+
+    fn new_shard_state(&self, shard_id: &str, now: Instant) -> ShardState {
+        ShardState {
+            id: shard_id.into(),
+            aggregator: Aggregator::new(),
+            members: Vec::new(),
+            deadline: None,
+            queue: VecDeque::new(),
+            limiter: ShardLimiter::new(self.config.rate_limit_percent, now),
+            blocked_until: None,
+            metrics: self.metrics.shard(shard_id),
+        }
+    }
+
+    /// Accepts a user record and routes it to its predicted shard.
+    pub fn add(&mut self, record: UserRecord, now: Instant) {
+        self.outstanding += 1;
+        self.route(record, now);
+    }
+
+    /// Puts a record (new, retried or re-routed) into its predicted shard's buffers.
+    fn route(&mut self, record: UserRecord, now: Instant) {
+        let Some(index) = self.map.index_for(record.hash_key) else {
+            self.map_stale = true;
+            self.unrouted.push(record);
+            return;
+        };
+        let config = &self.config;
+        let shard = &mut self.shards[index];
+        self.metrics.add_pending(&shard.metrics, 1);
+        let alone = Aggregator::new().encoded_len_with(
+            &record.partition_key,
+            record.explicit_hash_key,
+            record.data.len(),
+        );
+        if !config.aggregation || alone > config.aggregation_max_bytes {
+            shard.queue.push_back(plain(shard.id.clone(), record, now));
+            return;
+        }
+        let would_be = shard.aggregator.encoded_len_with(
+            &record.partition_key,
+            record.explicit_hash_key,
+            record.data.len(),
+        );
+        if !shard.members.is_empty()
+            && (would_be > config.aggregation_max_bytes
+                || shard.members.len() >= config.aggregation_max_count)
+        {
+            close_aggregate(shard);
+        }
+        let start = if record.attempts == 0 { record.arrived } else { now };
+        let deadline = start + config.max_buffered_time;
+        shard.deadline = Some(shard.deadline.map_or(deadline, |d| d.min(deadline)));
+        shard
+            .aggregator
+            .add(&record.partition_key, record.explicit_hash_key, &record.data);
+        shard.members.push(record);
+    }
+
+    /// Moves everything that is due along and returns the batches ready to send, at most `room`.
+    pub fn poll(&mut self, now: Instant, room: usize) -> Vec<Vec<KinesisRecord>> {
+        while self.retries.peek().is_some_and(|w| w.0.due <= now) {
+            let Reverse(Waiting { record, .. }) = self.retries.pop().expect("peeked");
+            self.route(record, now);
+        }
+        for shard in &mut self.shards {
+            if !shard.members.is_empty() && (self.flushing || shard.deadline.is_some_and(|d| d <= now)) {
+                close_aggregate(shard);
+            }
+            if shard.blocked_until.is_some_and(|t| t > now) {
+                continue;
+            }
+            shard.blocked_until = None;
+            while let Some(head) = shard.queue.front() {
+                if self.limit_rates {
+                    if let Err(wait) = shard.limiter.try_acquire(head.billed_bytes(), now) {
+                        shard.blocked_until = Some(now + wait);
+                        break;
+                    }
+                }
+                let record = shard.queue.pop_front().expect("front");
+                self.ready.extend(self.collector.push(record));
+            }
+        }
+        if !self.collector.is_empty()
+            && (self.flushing || self.collector.deadline().is_some_and(|d| d <= now))
+        {
+            self.ready.push_back(self.collector.take());
+        }
+        let n = room.min(self.ready.len());
+        self.ready.drain(..n).collect()
+    }
+
+    /// The next time `poll` has something to do, if any.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        let shards = self.shards.iter().flat_map(|s| {
+            let blocked = if s.queue.is_empty() { None } else { s.blocked_until };
+            [s.deadline.filter(|_| !s.members.is_empty()), blocked]
+        });
+        shards
+            .chain([self.collector.deadline(), self.retries.peek().map(|w| w.0.due)])
+            .flatten()
+            .min()
+    }
+
+    /// Whether `poll` has batches waiting for room to send.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Turns a batch's answer into outcomes, retries and metrics.
+    pub fn on_result(&mut self, batch: Vec<KinesisRecord>, result: BatchResult, now: Instant) {
+        match result {
+            Ok(entries) => {
+                for (record, entry) in batch.into_iter().zip(entries) {
+                    match entry {
+                        EntryResult::Ok {
+                            shard_id,
+                            sequence_number,
+                        } => self.on_delivered(record, shard_id, sequence_number, now),
+                        EntryResult::Err(error) => self.on_failed(record, &error, now),
+                    }
+                }
+            }
+            Err(error) => {
+                for record in batch {
+                    self.on_failed(record, &error, now);
+                }
+            }
+        }
+    }
+
+    fn shard_metrics(&self, shard_id: &str) -> Arc<ShardMetrics> {
+        self.metrics.shard(shard_id)
+    }
+
+    fn on_delivered(&mut self, record: KinesisRecord, shard_id: String, sequence: String, now: Instant) {
+        let aggregated = record.is_aggregate();
+        let landed = self.map.get(&shard_id).cloned();
+        if shard_id != *record.predicted_shard {
+            self.map_stale = true;
+        }
+        let metrics = self.shard_metrics(&shard_id);
+        let predicted = self.shard_metrics(&record.predicted_shard);
+        self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
+        self.metrics.add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
+        self.metrics
+            .add_pending(&predicted, -(record.members.len() as i64));
+        for (i, mut member) in record.members.into_iter().enumerate() {
+            member.attempts += 1;
+            // A plain record is where Kinesis put it by its own key. A sub-record of an aggregate
+            // that landed off its predicted shard is only good if the shard covers its key, or
+            // the KCL would drop the aggregate.
+            let in_range = !aggregated
+                || shard_id == *record.predicted_shard
+                || landed.as_ref().is_some_and(|s| s.contains(member.hash_key));
+            if !in_range {
+                let error = AttemptError::transient(
+                    "WrongShard",
+                    format!("aggregate landed on {shard_id}, which does not cover the record's hash key"),
+                );
+                self.retry_or_fail(member, &error, &predicted, now);
+                continue;
+            }
+            self.outstanding -= 1;
+            let latency = now.saturating_duration_since(member.arrived);
+            self.metrics.add(&metrics, Counter::UserRecords, 1, now);
+            self.metrics.record_latency(&metrics, latency);
+            let outcome = Outcome::Delivered(Delivered {
+                shard_id: shard_id.clone(),
+                sequence_number: sequence.clone(),
+                sub_sequence_number: if aggregated { i as u64 } else { 0 },
+                aggregated,
+                attempts: member.attempts,
+                latency,
+            });
+            member.resolve(outcome);
+        }
+    }
+
+    fn on_failed(&mut self, record: KinesisRecord, error: &AttemptError, now: Instant) {
+        let metrics = self.shard_metrics(&record.predicted_shard);
+        if error.kind == ErrorKind::Throttled {
+            self.metrics.add(&metrics, Counter::Throttled, 1, now);
+            if let Some(i) = self.map.position(&record.predicted_shard) {
+                self.shards[i].limiter.on_throttled(now);
+            }
+        } else {
+            self.metrics.add(&metrics, Counter::Errors, 1, now);
+        }
+        self.metrics
+            .add_pending(&metrics, -(record.members.len() as i64));
+        for mut member in record.members {
+            member.attempts += 1;
+            self.retry_or_fail(member, error, &metrics, now);
+        }
+    }
+
+    /// Schedules another attempt, or resolves the record as failed when retrying cannot help or
+    /// its TTL is spent. A record waiting for its retry still counts as outstanding.
+    fn retry_or_fail(&mut self, mut member: UserRecord, error: &AttemptError, shard: &Arc<ShardMetrics>, now: Instant) {
+        let reason = if error.kind == ErrorKind::Fatal {
+            Some(FailureReason::Rejected {
+                code: error.code.clone(),
+                message: error.message.clone(),
+            })
+        } else if now.saturating_duration_since(member.arrived) >= self.config.record_ttl {
+            Some(FailureReason::Expired {
+                last_error: error.summary(),
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.outstanding -= 1;
+            self.metrics.add(shard, Counter::Failed, 1, now);
+            self.fail(member, reason, now);
+            return;
+        }
+        member.last_error = Some(error.summary());
+        self.metrics.add(shard, Counter::Retries, 1, now);
+        let delay = backoff(
+            member.attempts,
+            self.config.retry_base_delay,
+            self.config.retry_max_delay,
+            &mut self.rng,
+        );
+        // Never wait past the TTL: a record that cannot make it is reported when it expires.
+        let due = (now + delay).min(member.arrived + self.config.record_ttl);
+        self.retries.push(Reverse(Waiting { due, record: member }));
+    }
+
+    fn fail(&self, member: UserRecord, reason: FailureReason, now: Instant) {
+        self.metrics.count_failure(reason.label());
+        let outcome = Outcome::Failed(Failure {
+            reason,
+            attempts: member.attempts,
+            latency: now.saturating_duration_since(member.arrived),
+        });
+        member.resolve(outcome);
+    }
+
+    /// Fails every record the pipeline still holds (not those in flight), for shutdown.
+    pub fn fail_all(&mut self, why: &str, now: Instant) -> usize {
+        let mut held: Vec<UserRecord> = std::mem::take(&mut self.unrouted);
+        held.extend(self.retries.drain().map(|w| w.0.record));
+        let mut shards = std::mem::take(&mut self.shards);
+        for shard in &mut shards {
+            held.extend(self.drain_shard(shard));
+        }
+        self.shards = shards;
+        let batches: Vec<_> = self.ready.drain(..).chain([self.collector.take()]).collect();
+        for record in batches.into_iter().flatten() {
+            let metrics = self.shard_metrics(&record.predicted_shard);
+            self.metrics.add_pending(&metrics, -(record.members.len() as i64));
+            held.extend(record.members);
+        }
+        let count = held.len();
+        for member in held {
+            self.outstanding -= 1;
+            self.fail(member, FailureReason::Shutdown(why.to_string()), now);
+        }
+        count
+    }
+}
+
+fn plain(shard: Arc<str>, record: UserRecord, deadline: Instant) -> KinesisRecord {
+    KinesisRecord {
+        predicted_shard: shard,
+        partition_key: record.partition_key.clone(),
+        explicit_hash_key: record.explicit_hash_key,
+        data: record.data.clone(),
+        members: vec![record],
+        deadline,
+    }
+}
+
+/// Closes a shard's open aggregate into its queue. One record goes out plain, with its own key.
+fn close_aggregate(shard: &mut ShardState) {
+    let deadline = shard.deadline.take().unwrap_or_else(Instant::now);
+    let mut members = std::mem::take(&mut shard.members);
+    let record = if members.len() == 1 {
+        shard.aggregator = Aggregator::new();
+        plain(shard.id.clone(), members.pop().expect("one member"), deadline)
+    } else {
+        let data = Bytes::from(shard.aggregator.finish());
+        KinesisRecord {
+            predicted_shard: shard.id.clone(),
+            partition_key: AGGREGATE_PARTITION_KEY.to_string(),
+            explicit_hash_key: Some(HashKey(members[0].hash_key.0)),
+            data,
+            members,
+            deadline,
+        }
+    };
+    shard.queue.push_back(record);
+}

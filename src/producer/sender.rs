@@ -1,0 +1,115 @@
+//! Sending: one PutRecords request per batch through aws-sdk-kinesis, its answer mapped to
+//! per-entry results or one request-wide error. Retrying is the pipeline's job, not the SDK's.
+
+use crate::producer::pipeline::{BatchResult, EntryResult};
+use crate::producer::record::KinesisRecord;
+use crate::producer::retry::{AttemptError, ErrorKind};
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use aws_sdk_kinesis::Client;
+use std::time::Duration;
+
+/// Sends a batch and waits for its answer, at most `timeout`.
+pub async fn put_records(
+    client: &Client,
+    stream: &str,
+    batch: &[KinesisRecord],
+    timeout: Duration,
+) -> BatchResult {
+    let entries = batch
+        .iter()
+        .map(|record| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(record.data.to_vec()))
+                .partition_key(&record.partition_key)
+                .set_explicit_hash_key(record.explicit_hash_key.map(|k| k.to_string()))
+                .build()
+                .map_err(|e| AttemptError::new("InvalidArgumentException", e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = client
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(entries))
+        .send();
+    let response = match tokio::time::timeout(timeout, request).await {
+        Err(_) => {
+            return Err(AttemptError::transient(
+                "Timeout",
+                format!("no answer within {} ms", timeout.as_millis()),
+            ))
+        }
+        Ok(Err(error)) => return Err(classify_sdk_error(error)),
+        Ok(Ok(response)) => response,
+    };
+    if response.records().len() != batch.len() {
+        return Err(AttemptError::transient(
+            "MalformedResponse",
+            format!(
+                "{} results for {} records",
+                response.records().len(),
+                batch.len()
+            ),
+        ));
+    }
+    Ok(response
+        .records()
+        .iter()
+        .map(|r| match (r.error_code(), r.shard_id(), r.sequence_number()) {
+            (None, Some(shard), Some(sequence)) => EntryResult::Ok {
+                shard_id: shard.to_string(),
+                sequence_number: sequence.to_string(),
+            },
+            (code, _, _) => EntryResult::Err(AttemptError::new(
+                code.unwrap_or("MalformedResponse"),
+                r.error_message().unwrap_or_default(),
+            )),
+        })
+        .collect())
+}
+
+/// Maps an SDK error to an attempt error: the service's code where there is one, otherwise a
+/// transport failure (always retried).
+pub fn classify_sdk_error<E, R>(error: SdkError<E, R>) -> AttemptError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match &error {
+        SdkError::ServiceError(context) => {
+            let err = context.err();
+            match err.code() {
+                Some(code) => AttemptError::new(code, err.message().unwrap_or_default()),
+                None => AttemptError::transient("ServiceError", format!("{error:?}")),
+            }
+        }
+        SdkError::TimeoutError(_) => AttemptError::transient("Timeout", "request timed out"),
+        SdkError::DispatchFailure(failure) => AttemptError::transient(
+            "ConnectionError",
+            failure
+                .as_other()
+                .map(|o| format!("{o:?}"))
+                .unwrap_or_else(|| describe(&error)),
+        ),
+        SdkError::ResponseError(_) => AttemptError::transient("ResponseError", describe(&error)),
+        SdkError::ConstructionFailure(_) => AttemptError {
+            kind: ErrorKind::Fatal,
+            code: "RequestConstructionFailure".into(),
+            message: describe(&error),
+        },
+        _ => AttemptError::transient("Unknown", describe(&error)),
+    }
+}
+
+/// An error with its whole chain of sources, on one line.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
