@@ -18,5 +18,6 @@
 //! command line.
 
 pub mod cli;
+pub mod compose;
 pub mod kinesis;
 pub mod producer;

@@ -1,1 +1,40 @@
-fn main() {}
+//! The `kwb` binary: parse the command line, run it, report errors on stderr.
+
+use clap::Parser;
+use kwb::cli::{run, Cli};
+use std::process::ExitCode;
+
+fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("--log-file {}: {e}", path.display()))?;
+        tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("KWB_LOG")
+                    .unwrap_or_else(|_| "kwb=info".into()),
+            )
+            .init();
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match init_logging(cli.log_file.as_deref()) {
+        Ok(()) => run(cli).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

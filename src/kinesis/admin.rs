@@ -9,7 +9,9 @@ pub const MAX_SHARDS_EMBEDDED: u32 = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("stream name {0:?} is invalid: it must be 1 to 128 characters of a-z, A-Z, 0-9, _ . -")]
+    #[error(
+        "stream name {0:?} is invalid: it must be 1 to 128 characters of a-z, A-Z, 0-9, _ . -"
+    )]
     BadStreamName(String),
     #[error("--shards {0} is out of range: 1 to {MAX_SHARDS_EMBEDDED}")]
     BadShardCount(u32),
@@ -34,17 +36,37 @@ pub fn validate_stream_name(name: &str) -> Result<(), AdminError> {
 }
 
 /// The stream's status, or `None` when it does not exist.
-pub async fn stream_status(client: &Client, name: &str) -> Result<Option<StreamStatus>, AdminError> {
-    match client.describe_stream_summary().stream_name(name).send().await {
-        Ok(out) => Ok(out.stream_description_summary().map(|d| d.stream_status().clone())),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+pub async fn stream_status(
+    client: &Client,
+    name: &str,
+) -> Result<Option<StreamStatus>, AdminError> {
+    match client
+        .describe_stream_summary()
+        .stream_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .stream_description_summary()
+            .map(|d| d.stream_status().clone())),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(AdminError::Service(describe(&e))),
     }
 }
 
 /// Makes sure the stream exists (creating it with `shards` shards if `create` allows) and is
 /// ACTIVE.
-pub async fn ensure_stream(client: &Client, name: &str, shards: u32, create: bool) -> Result<(), AdminError> {
+pub async fn ensure_stream(
+    client: &Client,
+    name: &str,
+    shards: u32,
+    create: bool,
+) -> Result<(), AdminError> {
     validate_stream_name(name)?;
     if stream_status(client, name).await?.is_none() {
         if !create {

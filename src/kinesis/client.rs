@@ -70,7 +70,12 @@ impl Connection {
 fn env_endpoint() -> Option<(&'static str, String)> {
     ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"]
         .into_iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()).map(|v| (var, v)))
+        .find_map(|var| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (var, v))
+        })
 }
 
 /// Checks that an endpoint is an absolute http(s) URL with a host.
@@ -198,7 +203,15 @@ mod tests {
         ] {
             assert!(validate_endpoint("--endpoint-url", good).is_ok(), "{good}");
         }
-        for bad in ["", "localhost:4566", "ftp://x", "http://", "http://:80", "http://h:99999", "http://a b"] {
+        for bad in [
+            "",
+            "localhost:4566",
+            "ftp://x",
+            "http://",
+            "http://:80",
+            "http://h:99999",
+            "http://a b",
+        ] {
             let err = validate_endpoint("--endpoint-url", bad).unwrap_err();
             assert!(err.to_string().contains("--endpoint-url"), "{bad}: {err}");
         }

@@ -21,7 +21,9 @@ pub enum KeyError {
     EmptyPartitionKey,
     #[error("partition key has {0} characters: the limit is 256")]
     PartitionKeyTooLong(usize),
-    #[error("explicit hash key {0:?} is not a decimal integer (digits only, no sign or leading zeros)")]
+    #[error(
+        "explicit hash key {0:?} is not a decimal integer (digits only, no sign or leading zeros)"
+    )]
     HashKeyNotDecimal(String),
     #[error("explicit hash key {0} is out of range: the maximum is 2^128-1 (340282366920938463463374607431768211455)")]
     HashKeyOutOfRange(String),
@@ -85,7 +87,11 @@ mod tests {
     #[test]
     fn hash_keys_match_independent_md5_vectors() {
         for (key, expected) in VECTORS {
-            assert_eq!(HashKey::of_partition_key(key).to_string(), *expected, "key {key}");
+            assert_eq!(
+                HashKey::of_partition_key(key).to_string(),
+                *expected,
+                "key {key}"
+            );
         }
     }
 
@@ -102,7 +108,10 @@ mod tests {
         ));
         for bad in ["", "abc", "-1", "+1", "01", "1.0", " 1", "1e5"] {
             assert!(
-                matches!(HashKey::parse_explicit(bad), Err(KeyError::HashKeyNotDecimal(_))),
+                matches!(
+                    HashKey::parse_explicit(bad),
+                    Err(KeyError::HashKeyNotDecimal(_))
+                ),
                 "{bad:?} should be rejected"
             );
         }

@@ -251,7 +251,11 @@ mod tests {
         for (pk, ehk, data) in records {
             let predicted = agg.encoded_len_with(pk, ehk.map(HashKey), data.len());
             agg.add(pk, ehk.map(HashKey), data);
-            assert_eq!(agg.encoded_len(), predicted, "size prediction must be exact");
+            assert_eq!(
+                agg.encoded_len(),
+                predicted,
+                "size prediction must be exact"
+            );
         }
         let bytes = agg.finish();
         assert!(agg.is_empty());

@@ -40,7 +40,10 @@ impl Collector {
             closed.push(self.take());
         }
         self.bytes += record.billed_bytes();
-        self.deadline = Some(self.deadline.map_or(record.deadline, |d| d.min(record.deadline)));
+        self.deadline = Some(
+            self.deadline
+                .map_or(record.deadline, |d| d.min(record.deadline)),
+        );
         self.records.push(record);
         if self.records.len() >= self.max_count || self.bytes >= self.max_bytes {
             closed.push(self.take());

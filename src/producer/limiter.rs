@@ -46,7 +46,9 @@ impl ShardLimiter {
     }
 
     fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.last_refill).as_secs_f64();
+        let dt = now
+            .saturating_duration_since(self.last_refill)
+            .as_secs_f64();
         self.last_refill = now;
         let quiet = self
             .last_throttle
@@ -55,10 +57,10 @@ impl ShardLimiter {
             self.factor = (self.factor + RECOVERY_PER_SEC * dt).min(1.0);
         }
         let share = self.current_share();
-        self.records =
-            (self.records + SHARD_RECORDS_PER_SEC * share * dt).min(SHARD_RECORDS_PER_SEC * share * BURST);
-        self.bytes =
-            (self.bytes + SHARD_BYTES_PER_SEC * share * dt).min(SHARD_BYTES_PER_SEC * share * BURST);
+        self.records = (self.records + SHARD_RECORDS_PER_SEC * share * dt)
+            .min(SHARD_RECORDS_PER_SEC * share * BURST);
+        self.bytes = (self.bytes + SHARD_BYTES_PER_SEC * share * dt)
+            .min(SHARD_BYTES_PER_SEC * share * BURST);
     }
 
     /// Takes tokens for one Kinesis record of `bytes`, or says how long until it may go.

@@ -55,7 +55,9 @@ impl Default for ShardMetrics {
             totals: Default::default(),
             ring: (0..HISTORY_SECS).map(|_| Slot::default()).collect(),
             pending: AtomicI64::new(0),
-            latency_us: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds")),
+            latency_us: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
+            ),
         }
     }
 }
@@ -178,7 +180,12 @@ impl ProducerMetrics {
 
     pub fn record_latency(&self, shard: &ShardMetrics, latency: Duration) {
         let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
-        shard.latency_us.lock().expect("metrics lock").record(us).ok();
+        shard
+            .latency_us
+            .lock()
+            .expect("metrics lock")
+            .record(us)
+            .ok();
     }
 
     pub fn count_failure(&self, reason: String) {
@@ -217,8 +224,13 @@ impl ProducerMetrics {
                         .collect()
                 };
                 let latency = m.latency_us.lock().expect("metrics lock");
-                let quantile =
-                    |q: f64| Duration::from_micros(if latency.is_empty() { 0 } else { latency.value_at_quantile(q) });
+                let quantile = |q: f64| {
+                    Duration::from_micros(if latency.is_empty() {
+                        0
+                    } else {
+                        latency.value_at_quantile(q)
+                    })
+                };
                 let snapshot = ShardSnapshot {
                     user_records: m.total(Counter::UserRecords),
                     kinesis_records: m.total(Counter::KinesisRecords),

@@ -201,7 +201,13 @@ impl Producer {
         let (Ok(records), Ok(bytes)) = (records, bytes) else {
             return Err(PutError::Stopped);
         };
-        self.submit(record, Permits { _records: records, _bytes: bytes })
+        self.submit(
+            record,
+            Permits {
+                _records: records,
+                _bytes: bytes,
+            },
+        )
     }
 
     /// Accepts a record if there is room now, or says the producer is full.
@@ -221,7 +227,13 @@ impl Producer {
             .clone()
             .try_acquire_many_owned(record.billed_bytes().max(1) as u32)
             .map_err(|e| full(e, "max_outstanding_bytes"))?;
-        self.submit(record, Permits { _records: records, _bytes: bytes })
+        self.submit(
+            record,
+            Permits {
+                _records: records,
+                _bytes: bytes,
+            },
+        )
     }
 
     /// Sends everything buffered now and waits until every record accepted so far has resolved.
@@ -236,7 +248,11 @@ impl Producer {
     pub async fn shutdown(self, grace: Duration) -> ShutdownReport {
         let (done, wait) = oneshot::channel();
         let deadline = Instant::now() + grace;
-        let report = if self.inbox.send(Command::Shutdown { deadline, done }).is_ok() {
+        let report = if self
+            .inbox
+            .send(Command::Shutdown { deadline, done })
+            .is_ok()
+        {
             wait.await.unwrap_or_default()
         } else {
             ShutdownReport::default()
@@ -288,8 +304,8 @@ impl Driver {
             if let Some((deadline, _)) = &shutdown {
                 if self.pipeline.outstanding() == 0 || now >= *deadline {
                     let (_, done) = shutdown.take().expect("shutdown");
-                    let undelivered =
-                        self.pipeline.fail_all("shutdown deadline reached", now) + self.in_flight_records;
+                    let undelivered = self.pipeline.fail_all("shutdown deadline reached", now)
+                        + self.in_flight_records;
                     self.in_flight.abort_all();
                     let _ = done.send(ShutdownReport { undelivered });
                     return;
@@ -319,7 +335,8 @@ impl Driver {
                 wake = Some(wake.map_or(next_refresh, |w| w.min(next_refresh)));
             }
             let sleep = tokio::time::sleep_until(
-                wake.unwrap_or_else(|| now + Duration::from_secs(3600)).into(),
+                wake.unwrap_or_else(|| now + Duration::from_secs(3600))
+                    .into(),
             );
             tokio::select! {
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
@@ -330,7 +347,8 @@ impl Driver {
                 }
                 command = self.commands.recv(), if inbox_open => {
                     let mut next = command;
-                    for _ in 0..INBOX_BATCH {
+                    let mut taken = 0;
+                    loop {
                         match next {
                             Some(Command::Put(record)) => self.pipeline.add(record, Instant::now()),
                             Some(Command::Flush(done)) => {
@@ -347,6 +365,10 @@ impl Driver {
                                 self.pipeline.set_flushing(true);
                                 break;
                             }
+                        }
+                        taken += 1;
+                        if taken == INBOX_BATCH {
+                            break;
                         }
                         match self.commands.try_recv() {
                             Ok(command) => next = Some(command),

@@ -170,7 +170,8 @@ impl Pipeline {
         shard.deadline = None;
         let mut held = std::mem::take(&mut shard.members);
         held.extend(shard.queue.drain(..).flat_map(|k| k.members));
-        self.metrics.add_pending(&shard.metrics, -(held.len() as i64));
+        self.metrics
+            .add_pending(&shard.metrics, -(held.len() as i64));
         held
     }
 
@@ -223,12 +224,18 @@ impl Pipeline {
         {
             close_aggregate(shard);
         }
-        let start = if record.attempts == 0 { record.arrived } else { now };
+        let start = if record.attempts == 0 {
+            record.arrived
+        } else {
+            now
+        };
         let deadline = start + config.max_buffered_time;
         shard.deadline = Some(shard.deadline.map_or(deadline, |d| d.min(deadline)));
-        shard
-            .aggregator
-            .add(&record.partition_key, record.explicit_hash_key, &record.data);
+        shard.aggregator.add(
+            &record.partition_key,
+            record.explicit_hash_key,
+            &record.data,
+        );
         shard.members.push(record);
     }
 
@@ -239,7 +246,9 @@ impl Pipeline {
             self.route(record, now);
         }
         for shard in &mut self.shards {
-            if !shard.members.is_empty() && (self.flushing || shard.deadline.is_some_and(|d| d <= now)) {
+            if !shard.members.is_empty()
+                && (self.flushing || shard.deadline.is_some_and(|d| d <= now))
+            {
                 close_aggregate(shard);
             }
             if shard.blocked_until.is_some_and(|t| t > now) {
@@ -269,11 +278,18 @@ impl Pipeline {
     /// The next time `poll` has something to do, if any.
     pub fn next_wakeup(&self) -> Option<Instant> {
         let shards = self.shards.iter().flat_map(|s| {
-            let blocked = if s.queue.is_empty() { None } else { s.blocked_until };
+            let blocked = if s.queue.is_empty() {
+                None
+            } else {
+                s.blocked_until
+            };
             [s.deadline.filter(|_| !s.members.is_empty()), blocked]
         });
         shards
-            .chain([self.collector.deadline(), self.retries.peek().map(|w| w.0.due)])
+            .chain([
+                self.collector.deadline(),
+                self.retries.peek().map(|w| w.0.due),
+            ])
             .flatten()
             .min()
     }
@@ -309,7 +325,13 @@ impl Pipeline {
         self.metrics.shard(shard_id)
     }
 
-    fn on_delivered(&mut self, record: KinesisRecord, shard_id: String, sequence: String, now: Instant) {
+    fn on_delivered(
+        &mut self,
+        record: KinesisRecord,
+        shard_id: String,
+        sequence: String,
+        now: Instant,
+    ) {
         let aggregated = record.is_aggregate();
         let landed = self.map.get(&shard_id).cloned();
         if shard_id != *record.predicted_shard {
@@ -318,7 +340,8 @@ impl Pipeline {
         let metrics = self.shard_metrics(&shard_id);
         let predicted = self.shard_metrics(&record.predicted_shard);
         self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
-        self.metrics.add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
+        self.metrics
+            .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
         self.metrics
             .add_pending(&predicted, -(record.members.len() as i64));
         for (i, mut member) in record.members.into_iter().enumerate() {
@@ -373,7 +396,13 @@ impl Pipeline {
 
     /// Schedules another attempt, or resolves the record as failed when retrying cannot help or
     /// its TTL is spent. A record waiting for its retry still counts as outstanding.
-    fn retry_or_fail(&mut self, mut member: UserRecord, error: &AttemptError, shard: &Arc<ShardMetrics>, now: Instant) {
+    fn retry_or_fail(
+        &mut self,
+        mut member: UserRecord,
+        error: &AttemptError,
+        shard: &Arc<ShardMetrics>,
+        now: Instant,
+    ) {
         let reason = if error.kind == ErrorKind::Fatal {
             Some(FailureReason::Rejected {
                 code: error.code.clone(),
@@ -402,7 +431,10 @@ impl Pipeline {
         );
         // Never wait past the TTL: a record that cannot make it is reported when it expires.
         let due = (now + delay).min(member.arrived + self.config.record_ttl);
-        self.retries.push(Reverse(Waiting { due, record: member }));
+        self.retries.push(Reverse(Waiting {
+            due,
+            record: member,
+        }));
     }
 
     fn fail(&self, member: UserRecord, reason: FailureReason, now: Instant) {
@@ -424,10 +456,15 @@ impl Pipeline {
             held.extend(self.drain_shard(shard));
         }
         self.shards = shards;
-        let batches: Vec<_> = self.ready.drain(..).chain([self.collector.take()]).collect();
+        let batches: Vec<_> = self
+            .ready
+            .drain(..)
+            .chain([self.collector.take()])
+            .collect();
         for record in batches.into_iter().flatten() {
             let metrics = self.shard_metrics(&record.predicted_shard);
-            self.metrics.add_pending(&metrics, -(record.members.len() as i64));
+            self.metrics
+                .add_pending(&metrics, -(record.members.len() as i64));
             held.extend(record.members);
         }
         let count = held.len();
@@ -456,7 +493,11 @@ fn close_aggregate(shard: &mut ShardState) {
     let mut members = std::mem::take(&mut shard.members);
     let record = if members.len() == 1 {
         shard.aggregator = Aggregator::new();
-        plain(shard.id.clone(), members.pop().expect("one member"), deadline)
+        plain(
+            shard.id.clone(),
+            members.pop().expect("one member"),
+            deadline,
+        )
     } else {
         let data = Bytes::from(shard.aggregator.finish());
         KinesisRecord {

@@ -106,7 +106,10 @@ mod tests {
             let ceiling = (base * 2u32.pow((attempts - 1).min(20))).min(max);
             for _ in 0..50 {
                 let d = backoff(attempts, base, max, &mut rng);
-                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempts}: {d:?}");
+                assert!(
+                    d >= ceiling / 2 && d <= ceiling,
+                    "attempt {attempts}: {d:?}"
+                );
             }
         }
     }

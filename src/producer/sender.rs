@@ -56,16 +56,18 @@ pub async fn put_records(
     Ok(response
         .records()
         .iter()
-        .map(|r| match (r.error_code(), r.shard_id(), r.sequence_number()) {
-            (None, Some(shard), Some(sequence)) => EntryResult::Ok {
-                shard_id: shard.to_string(),
-                sequence_number: sequence.to_string(),
+        .map(
+            |r| match (r.error_code(), r.shard_id(), r.sequence_number()) {
+                (None, Some(shard), Some(sequence)) => EntryResult::Ok {
+                    shard_id: shard.to_string(),
+                    sequence_number: sequence.to_string(),
+                },
+                (code, _, _) => EntryResult::Err(AttemptError::new(
+                    code.unwrap_or("MalformedResponse"),
+                    r.error_message().unwrap_or_default(),
+                )),
             },
-            (code, _, _) => EntryResult::Err(AttemptError::new(
-                code.unwrap_or("MalformedResponse"),
-                r.error_message().unwrap_or_default(),
-            )),
-        })
+        )
         .collect())
 }
 

@@ -1,0 +1,106 @@
+//! The command line: flags, dispatch, and how errors reach the user.
+
+pub mod put;
+pub mod shards;
+pub mod summary;
+
+use crate::kinesis::admin::ensure_stream;
+use crate::kinesis::client::{connect, Connection, TargetArgs};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const DEFAULT_STREAM: &str = "kwb-demo";
+
+const EXAMPLES: &str = "\
+Examples:
+  kwb put --count 10000                      10,000 records into the embedded server
+  kwb put --key fixed:hot --duration 10      one hot shard for ten seconds
+  kwb put --rate 500 --count 5000 --json     500 records/s, summary as JSON
+  kwb shards --shards 8                      the shard map of an 8-shard demo stream
+  kwb --endpoint-url http://127.0.0.1:4567 put --stream orders
+  kwb --profile prod --region eu-west-1 shards --stream orders
+
+With no target named (--endpoint-url, AWS_ENDPOINT_URL[_KINESIS], --profile, AWS_PROFILE or
+--aws), kwb starts an embedded Kinesis-compatible server in-process and creates the stream.";
+
+#[derive(Debug, Parser)]
+#[command(name = "kwb", version, about = "A workbench for Amazon Kinesis Data Streams", after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetFlags,
+    /// Write logs to this file (kwb never logs to the screen).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetFlags {
+    /// AWS profile (from the shared config files) to use.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// A Kinesis-compatible endpoint (LocalStack, kinesalite, ferrokinesis, ...).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Use AWS through the standard credential chain even when nothing else names it.
+    #[arg(long, global = true)]
+    pub aws: bool,
+}
+
+impl From<&TargetFlags> for TargetArgs {
+    fn from(flags: &TargetFlags) -> Self {
+        TargetArgs {
+            profile: flags.profile.clone(),
+            region: flags.region.clone(),
+            endpoint_url: flags.endpoint_url.clone(),
+            aws: flags.aws,
+        }
+    }
+}
+
+/// The stream a command works on, and how many shards it gets if kwb creates it.
+#[derive(Debug, Args, Clone)]
+pub struct StreamArgs {
+    /// Stream name.
+    #[arg(long, default_value = DEFAULT_STREAM)]
+    pub stream: String,
+    /// Shards of the stream when kwb creates it (embedded server only).
+    #[arg(long, default_value_t = 4)]
+    pub shards: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send records through the producer and print what happened to them.
+    Put(put::PutArgs),
+    /// Print the stream's shard map: hash ranges and each shard's share of the key space.
+    Shards(shards::ShardsArgs),
+}
+
+/// Connects to the target and makes sure the stream is there (created only on the embedded
+/// server, never on a real account).
+pub async fn open_stream(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<Connection> {
+    crate::kinesis::admin::validate_stream_name(&stream.stream)?;
+    let connection = connect(&target.into()).await?;
+    ensure_stream(
+        &connection.admin,
+        &stream.stream,
+        stream.shards,
+        connection.is_embedded(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e} (target: {})", connection.target))?;
+    Ok(connection)
+}
+
+/// Runs a parsed command line; the result is the process's exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Put(args) => put::run(&cli.target, args).await,
+        Command::Shards(args) => shards::run(&cli.target, args).await,
+    }
+}

@@ -1,0 +1,174 @@
+//! The end-of-run summary of `kwb put`: tallied from outcomes, printed as text or JSON.
+
+use crate::producer::metrics::MetricsSnapshot;
+use crate::producer::outcome::Outcome;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Counts outcomes as they resolve.
+pub struct Tally {
+    ok: u64,
+    failed_by_reason: BTreeMap<String, u64>,
+    first_failure: Option<String>,
+    per_shard: BTreeMap<String, u64>,
+    latency_us: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            ok: 0,
+            failed_by_reason: BTreeMap::new(),
+            first_failure: None,
+            per_shard: BTreeMap::new(),
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
+        }
+    }
+}
+
+impl Tally {
+    pub fn add(&mut self, outcome: &Outcome) {
+        let us = (outcome.latency().as_micros() as u64).clamp(1, 3_600_000_000);
+        self.latency_us.record(us).ok();
+        match outcome {
+            Outcome::Delivered(d) => {
+                self.ok += 1;
+                *self.per_shard.entry(d.shard_id.clone()).or_default() += 1;
+            }
+            Outcome::Failed(f) => {
+                *self.failed_by_reason.entry(f.reason.label()).or_default() += 1;
+                self.first_failure
+                    .get_or_insert_with(|| f.reason.to_string());
+            }
+        }
+    }
+
+    pub fn resolved(&self) -> u64 {
+        self.ok + self.failed_by_reason.values().sum::<u64>()
+    }
+
+    pub fn ok(&self) -> u64 {
+        self.ok
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed_by_reason.values().sum()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// What `kwb put --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub stream: String,
+    pub target: String,
+    pub records: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub failed_by_reason: BTreeMap<String, u64>,
+    pub throttled: u64,
+    pub retries: u64,
+    pub kinesis_records: u64,
+    pub elapsed_s: f64,
+    pub records_per_s: f64,
+    pub per_shard: BTreeMap<String, u64>,
+    pub latency_ms: Latency,
+    pub interrupted: bool,
+    #[serde(skip)]
+    pub first_failure: Option<String>,
+}
+
+impl Summary {
+    pub fn new(
+        stream: &str,
+        target: String,
+        records: u64,
+        tally: Tally,
+        metrics: &MetricsSnapshot,
+        open_shards: impl Iterator<Item = String>,
+        elapsed: Duration,
+        interrupted: bool,
+    ) -> Summary {
+        let mut per_shard: BTreeMap<String, u64> = open_shards.map(|s| (s, 0)).collect();
+        per_shard.extend(tally.per_shard);
+        let ms = |q: f64| {
+            if tally.latency_us.is_empty() {
+                0.0
+            } else {
+                tally.latency_us.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let elapsed_s = elapsed.as_secs_f64();
+        Summary {
+            stream: stream.to_string(),
+            target,
+            records,
+            ok: tally.ok,
+            failed: tally.failed_by_reason.values().sum(),
+            failed_by_reason: tally.failed_by_reason,
+            throttled: metrics.sum(|s| s.throttled),
+            retries: metrics.sum(|s| s.retries),
+            kinesis_records: metrics.sum(|s| s.kinesis_records),
+            elapsed_s,
+            records_per_s: if elapsed_s > 0.0 {
+                tally.ok as f64 / elapsed_s
+            } else {
+                0.0
+            },
+            per_shard,
+            latency_ms: Latency {
+                p50: ms(0.5),
+                p99: ms(0.99),
+                max: ms(1.0),
+            },
+            interrupted,
+            first_failure: tally.first_failure,
+        }
+    }
+
+    /// The human-readable form.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "stream {} on {}{}\n",
+            self.stream,
+            self.target,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        );
+        out += &format!(
+            "records {}  ok {}  failed {}  throttled {}  retries {}  elapsed {:.2} s  ({:.0} records/s)\n",
+            self.records, self.ok, self.failed, self.throttled, self.retries, self.elapsed_s, self.records_per_s
+        );
+        out += &format!(
+            "latency p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}\n",
+            self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max, self.kinesis_records
+        );
+        out += &format!("{:<24}{:>10}{:>8}\n", "shard", "records", "share");
+        for (shard, n) in &self.per_shard {
+            let share = if self.ok == 0 {
+                0.0
+            } else {
+                *n as f64 * 100.0 / self.ok as f64
+            };
+            out += &format!("{shard:<24}{n:>10}{share:>7.1}%\n");
+        }
+        if !self.failed_by_reason.is_empty() {
+            out += "failed by reason:\n";
+            for (reason, n) in &self.failed_by_reason {
+                out += &format!("  {reason:<40}{n:>10}\n");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,4 @@
+//! Composing what to send: partition-key strategies and record payloads.
+
+pub mod keys;
+pub mod payload;
