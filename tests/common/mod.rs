@@ -2,6 +2,8 @@
 //! reading a stream back.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 use kwb::kinesis::admin::ensure_stream;
