@@ -1,6 +1,7 @@
 //! Stream administration: names, existence, creation and waiting for a stream to be usable.
 
 use crate::producer::sender::describe;
+use aws_sdk_kinesis::error::SdkError;
 use aws_sdk_kinesis::types::StreamStatus;
 use aws_sdk_kinesis::Client;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub enum AdminError {
     NotFound(String),
     #[error("stream {0:?} did not become ACTIVE within {1} s")]
     NotActive(String, u64),
+    #[error("the target did not answer: {0}")]
+    Unreachable(String),
     #[error("{0}")]
     Service(String),
 }
@@ -54,6 +57,9 @@ pub async fn stream_status(
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
         {
             Ok(None)
+        }
+        Err(e @ (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_))) => {
+            Err(AdminError::Unreachable(describe(&e)))
         }
         Err(e) => Err(AdminError::Service(describe(&e))),
     }
