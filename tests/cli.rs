@@ -7,7 +7,11 @@ use std::process::{Command, Output};
 
 fn kwb(args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
-    for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_PROFILE"] {
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KINESIS",
+        "AWS_PROFILE",
+    ] {
         command.env_remove(var);
     }
     command.args(args).output().expect("run kwb")
@@ -34,7 +38,16 @@ fn put_json_prints_exactly_one_object_with_the_summary_keys() {
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
-    for key in ["records", "ok", "failed", "throttled", "retries", "elapsed_s", "per_shard", "latency_ms"] {
+    for key in [
+        "records",
+        "ok",
+        "failed",
+        "throttled",
+        "retries",
+        "elapsed_s",
+        "per_shard",
+        "latency_ms",
+    ] {
         assert!(summary.get(key).is_some(), "missing {key}: {stdout}");
     }
     assert_eq!(summary["records"], 2000);
@@ -43,9 +56,15 @@ fn put_json_prints_exactly_one_object_with_the_summary_keys() {
     let per_shard = summary["per_shard"].as_object().unwrap();
     assert_eq!(per_shard.len(), 4);
     assert!(per_shard.keys().all(|k| k.starts_with("shardId-")));
-    assert_eq!(per_shard.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 2000);
+    assert_eq!(
+        per_shard.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        2000
+    );
     assert!(summary["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
-    assert!(summary["latency_ms"]["p99"].as_f64().unwrap() >= summary["latency_ms"]["p50"].as_f64().unwrap());
+    assert!(
+        summary["latency_ms"]["p99"].as_f64().unwrap()
+            >= summary["latency_ms"]["p50"].as_f64().unwrap()
+    );
 }
 
 #[test]
@@ -53,7 +72,12 @@ fn a_fixed_key_lands_every_record_on_one_shard() {
     let output = kwb(&["put", "--count", "500", "--key", "fixed:hot", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let counts: Vec<u64> = summary["per_shard"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).collect();
+    let counts: Vec<u64> = summary["per_shard"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
     assert_eq!(counts.iter().filter(|&&n| n > 0).count(), 1, "{counts:?}");
     assert_eq!(counts.iter().sum::<u64>(), 500);
 }
@@ -67,16 +91,29 @@ fn shards_lists_an_even_split() {
     assert_eq!(shards.len(), 8);
     let total: f64 = shards.iter().map(|s| s["share"].as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-9);
-    assert_eq!(shards[7]["ending_hash_key"], "340282366920938463463374607431768211455");
+    assert_eq!(
+        shards[7]["ending_hash_key"],
+        "340282366920938463463374607431768211455"
+    );
 }
 
 #[test]
 fn bad_keys_are_refused_naming_the_limit() {
-    fails_with(&["put", "--key", "fixed:"], &["partition key is empty", "1 to 256"]);
-    let long = format!("fixed:{}", "k".repeat(257));
-    fails_with(&["put", "--key", &long], &["257 characters", "limit is 256"]);
     fails_with(
-        &["put", "--key", "ehk:340282366920938463463374607431768211456"],
+        &["put", "--key", "fixed:"],
+        &["partition key is empty", "1 to 256"],
+    );
+    let long = format!("fixed:{}", "k".repeat(257));
+    fails_with(
+        &["put", "--key", &long],
+        &["257 characters", "limit is 256"],
+    );
+    fails_with(
+        &[
+            "put",
+            "--key",
+            "ehk:340282366920938463463374607431768211456",
+        ],
         &["out of range", "2^128-1"],
     );
     fails_with(&["put", "--key", "ehk:abc"], &["not a decimal"]);
@@ -85,18 +122,36 @@ fn bad_keys_are_refused_naming_the_limit() {
 
 #[test]
 fn oversized_records_and_bad_settings_are_refused() {
-    fails_with(&["put", "--size", "1048577"], &["--size 1048577", "1048576"]);
-    fails_with(&["put", "--max-record-bytes", "20000000"], &["max_record_bytes", "10 MiB"]);
+    fails_with(
+        &["put", "--size", "1048577"],
+        &["--size 1048577", "1048576"],
+    );
+    fails_with(
+        &["put", "--max-record-bytes", "20000000"],
+        &["max_record_bytes", "10 MiB"],
+    );
     fails_with(&["put", "--rate", "0"], &["--rate", "above 0"]);
-    fails_with(&["put", "--stream", "no spaces"], &["stream name", "1 to 128"]);
+    fails_with(
+        &["put", "--stream", "no spaces"],
+        &["stream name", "1 to 128"],
+    );
 }
 
 #[test]
 fn bad_or_silent_endpoints_are_reported() {
-    fails_with(&["--endpoint-url", "localhost:4566", "put"], &["--endpoint-url", "http://"]);
+    fails_with(
+        &["--endpoint-url", "localhost:4566", "put"],
+        &["--endpoint-url", "http://"],
+    );
     // Port 1 on loopback refuses connections.
     fails_with(
-        &["--endpoint-url", "http://127.0.0.1:1", "put", "--count", "1"],
+        &[
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "put",
+            "--count",
+            "1",
+        ],
         &["127.0.0.1:1"],
     );
 }
@@ -106,7 +161,15 @@ async fn a_missing_stream_is_reported_not_created() {
     let server = common::server(true).await;
     let endpoint = server.endpoint();
     let output = tokio::task::spawn_blocking(move || {
-        kwb(&["--endpoint-url", &endpoint, "put", "--stream", "missing", "--count", "1"])
+        kwb(&[
+            "--endpoint-url",
+            &endpoint,
+            "put",
+            "--stream",
+            "missing",
+            "--count",
+            "1",
+        ])
     })
     .await
     .unwrap();

@@ -22,7 +22,11 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     kwb::kinesis::admin::ensure_stream(&direct.admin, stream, 4, true)
         .await
         .unwrap();
-    let upstream: SocketAddr = server.endpoint().trim_start_matches("http://").parse().unwrap();
+    let upstream: SocketAddr = server
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     let proxy = FaultProxy::start(upstream, 11, 0.5, Duration::from_millis(600)).await;
     let via_proxy = common::clients(&proxy.endpoint()).await;
 
@@ -43,7 +47,12 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     let mut pending = Vec::new();
     for seq in 0..records {
         let key = format!("key-{}", seq % 97);
-        pending.push(producer.put(NewRecord::new(key, payloads.payload(seq))).await.unwrap());
+        pending.push(
+            producer
+                .put(NewRecord::new(key, payloads.payload(seq)))
+                .await
+                .unwrap(),
+        );
         if seq % 100 == 99 {
             // Spread the records over many requests so that many meet a fault.
             tokio::task::yield_now().await;
@@ -57,7 +66,10 @@ async fn no_record_lost_or_reported_twice_under_faults() {
         }
     }
     let metrics = producer.metrics().snapshot(0);
-    assert_eq!(producer.shutdown(Duration::from_secs(1)).await.undelivered, 0);
+    assert_eq!(
+        producer.shutdown(Duration::from_secs(1)).await.undelivered,
+        0
+    );
     assert_eq!(delivered.len() as u64, records, "one outcome per record");
 
     for fault in [
@@ -71,7 +83,10 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     }
     let retries = metrics.sum(|s| s.retries);
     let errors = metrics.sum(|s| s.errors);
-    assert!(retries > 0 && errors > 0, "retries {retries}, errors {errors}");
+    assert!(
+        retries > 0 && errors > 0,
+        "retries {retries}, errors {errors}"
+    );
     assert!(delivered.iter().any(|d| d.attempts > 1));
 
     // Every record is in the stream (faults after forwarding may have stored extra copies), and
@@ -81,7 +96,10 @@ async fn no_record_lost_or_reported_twice_under_faults() {
         .iter()
         .map(|r| (r.sequence_number.clone(), r.record.sub_sequence_number))
         .collect();
-    let seqs: HashSet<u64> = read.iter().map(|r| common::payload_seq(&r.record.data)).collect();
+    let seqs: HashSet<u64> = read
+        .iter()
+        .map(|r| common::payload_seq(&r.record.data))
+        .collect();
     assert_eq!(seqs.len() as u64, records);
     for d in &delivered {
         assert!(stored.contains(&(d.sequence_number.clone(), d.sub_sequence_number)));

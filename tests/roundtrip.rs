@@ -46,14 +46,26 @@ async fn round_trip(aggregation: bool, records: u64) {
         let Outcome::Delivered(d) = outcome else {
             panic!("record {seq} failed: {outcome:?}");
         };
-        let predicted = map.shard_for(HashKey::of_partition_key(&keys[seq])).unwrap();
-        assert_eq!(d.shard_id, predicted.shard_id, "record {seq} off its predicted shard");
+        let predicted = map
+            .shard_for(HashKey::of_partition_key(&keys[seq]))
+            .unwrap();
+        assert_eq!(
+            d.shard_id, predicted.shard_id,
+            "record {seq} off its predicted shard"
+        );
         assert_eq!(d.aggregated, aggregation && d.aggregated);
-        delivered_at.insert(seq as u64, (d.sequence_number.clone(), d.sub_sequence_number));
+        delivered_at.insert(
+            seq as u64,
+            (d.sequence_number.clone(), d.sub_sequence_number),
+        );
     }
 
     let read = common::read_all(&t.connection.admin, stream).await;
-    assert_eq!(read.len() as u64, records, "every record read back once, no more");
+    assert_eq!(
+        read.len() as u64,
+        records,
+        "every record read back once, no more"
+    );
     let mut seen = vec![false; records as usize];
     for r in &read {
         let seq = common::payload_seq(&r.record.data);
@@ -61,10 +73,18 @@ async fn round_trip(aggregation: bool, records: u64) {
         seen[seq as usize] = true;
         assert_eq!(r.record.partition_key, keys[seq as usize]);
         assert_eq!(r.record.data, payloads.payload(seq));
-        let predicted = map.shard_for(HashKey::of_partition_key(&keys[seq as usize])).unwrap();
-        assert_eq!(r.shard_id, predicted.shard_id, "record {seq} stored off its predicted shard");
+        let predicted = map
+            .shard_for(HashKey::of_partition_key(&keys[seq as usize]))
+            .unwrap();
+        assert_eq!(
+            r.shard_id, predicted.shard_id,
+            "record {seq} stored off its predicted shard"
+        );
         let (sequence, sub) = &delivered_at[&seq];
-        assert_eq!(&r.sequence_number, sequence, "record {seq}: outcome names another sequence number");
+        assert_eq!(
+            &r.sequence_number, sequence,
+            "record {seq}: outcome names another sequence number"
+        );
         assert_eq!(r.record.sub_sequence_number, *sub);
     }
     assert!(seen.iter().all(|s| *s));

@@ -42,13 +42,20 @@ async fn hot_shard(aggregation: bool, records: usize, size: usize) -> (MetricsSn
 async fn records_limit_binds_and_at_least_ninety_percent_of_it_is_achieved() {
     let records = 8_000;
     let (metrics, elapsed) = hot_shard(false, records, 20).await;
-    let shard = metrics.shards.values().find(|s| s.user_records > 0).unwrap();
+    let shard = metrics
+        .shards
+        .values()
+        .find(|s| s.user_records > 0)
+        .unwrap();
     assert_eq!(shard.user_records, records as u64);
     assert!(shard.throttled > 0, "150 % of the limit must be throttled");
     // Each throttled plain record is one retry of one user record.
     assert_eq!(shard.retries, shard.throttled);
     let achieved = records as f64 / elapsed.as_secs_f64();
-    println!("achieved {achieved:.0} records/s, throttled {}", shard.throttled);
+    println!(
+        "achieved {achieved:.0} records/s, throttled {}",
+        shard.throttled
+    );
     assert!(
         achieved >= 0.9 * SHARD_RECORDS_PER_SEC,
         "achieved {achieved:.0} records/s in {elapsed:?}"
@@ -59,10 +66,17 @@ async fn records_limit_binds_and_at_least_ninety_percent_of_it_is_achieved() {
 async fn bytes_limit_binds_for_aggregates_and_at_least_ninety_percent_of_it_is_achieved() {
     let records = 60_000;
     let (metrics, elapsed) = hot_shard(true, records, 100).await;
-    let shard = metrics.shards.values().find(|s| s.user_records > 0).unwrap();
+    let shard = metrics
+        .shards
+        .values()
+        .find(|s| s.user_records > 0)
+        .unwrap();
     assert_eq!(shard.user_records, records as u64);
     assert!(shard.throttled > 0, "150 % of the limit must be throttled");
-    assert!(shard.aggregation_fill() > 100.0, "aggregates were nearly empty");
+    assert!(
+        shard.aggregation_fill() > 100.0,
+        "aggregates were nearly empty"
+    );
     let achieved = shard.bytes as f64 / elapsed.as_secs_f64();
     println!(
         "achieved {:.0} KiB/s, throttled {}",

@@ -1,6 +1,6 @@
 //! `kwb put`: compose records, send them through the producer, report every outcome.
 
-use crate::cli::summary::{Summary, Tally};
+use crate::cli::summary::{Run, Summary, Tally};
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
 use crate::compose::keys::KeyStrategy;
 use crate::compose::payload::Payloads;
@@ -197,16 +197,14 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
             .map(|s| s.shard_id.clone())
             .collect::<Vec<_>>()
     });
-    let summary = Summary::new(
-        &stream,
-        connection.target.to_string(),
-        sent,
-        tally,
-        &metrics.snapshot(0),
-        open,
-        start.elapsed(),
+    let run = Run {
+        stream,
+        target: connection.target.to_string(),
+        records: sent,
+        elapsed: start.elapsed(),
         interrupted,
-    );
+    };
+    let summary = Summary::new(run, tally, &metrics.snapshot(0), open);
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

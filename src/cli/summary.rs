@@ -86,16 +86,21 @@ pub struct Summary {
     pub first_failure: Option<String>,
 }
 
+/// What a run was, apart from its outcomes.
+pub struct Run {
+    pub stream: String,
+    pub target: String,
+    pub records: u64,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
 impl Summary {
     pub fn new(
-        stream: &str,
-        target: String,
-        records: u64,
+        run: Run,
         tally: Tally,
         metrics: &MetricsSnapshot,
         open_shards: impl Iterator<Item = String>,
-        elapsed: Duration,
-        interrupted: bool,
     ) -> Summary {
         let mut per_shard: BTreeMap<String, u64> = open_shards.map(|s| (s, 0)).collect();
         per_shard.extend(tally.per_shard);
@@ -106,11 +111,11 @@ impl Summary {
                 tally.latency_us.value_at_quantile(q) as f64 / 1000.0
             }
         };
-        let elapsed_s = elapsed.as_secs_f64();
+        let elapsed_s = run.elapsed.as_secs_f64();
         Summary {
-            stream: stream.to_string(),
-            target,
-            records,
+            stream: run.stream,
+            target: run.target,
+            records: run.records,
             ok: tally.ok,
             failed: tally.failed_by_reason.values().sum(),
             failed_by_reason: tally.failed_by_reason,
@@ -129,7 +134,7 @@ impl Summary {
                 p99: ms(0.99),
                 max: ms(1.0),
             },
-            interrupted,
+            interrupted: run.interrupted,
             first_failure: tally.first_failure,
         }
     }

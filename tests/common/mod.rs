@@ -104,5 +104,9 @@ pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadBack> {
 /// The sequence number a payload made by `compose::payload::Payloads` starts with.
 pub fn payload_seq(data: &[u8]) -> u64 {
     let text = std::str::from_utf8(data).expect("utf-8 payload");
-    text.split(' ').next().unwrap().parse().expect("sequence prefix")
+    text.split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("sequence prefix")
 }

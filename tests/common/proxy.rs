@@ -59,7 +59,12 @@ struct Shared {
 impl FaultProxy {
     /// Proxies to `upstream`; each PutRecords request meets a fault with `fault_rate` chance,
     /// spread evenly over the kinds. Other requests pass untouched.
-    pub async fn start(upstream: SocketAddr, seed: u64, fault_rate: f64, slow: Duration) -> FaultProxy {
+    pub async fn start(
+        upstream: SocketAddr,
+        seed: u64,
+        fault_rate: f64,
+        slow: Duration,
+    ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
@@ -164,9 +169,12 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
         match fault {
             Fault::ResetBeforeForward => return reset(socket),
             Fault::Http500 => {
-                let body = br#"{"__type":"InternalFailure","message":"injected by the test proxy"}"#;
+                let body =
+                    br#"{"__type":"InternalFailure","message":"injected by the test proxy"}"#;
                 let head = with_length("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.1\r\n", body.len());
-                if socket.write_all(head.as_bytes()).await.is_err() || socket.write_all(body).await.is_err() {
+                if socket.write_all(head.as_bytes()).await.is_err()
+                    || socket.write_all(body).await.is_err()
+                {
                     return;
                 }
                 continue;
@@ -177,7 +185,9 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
             return reset(socket);
         };
         let request = with_length(&head, body.len());
-        if upstream.write_all(request.as_bytes()).await.is_err() || upstream.write_all(&body).await.is_err() {
+        if upstream.write_all(request.as_bytes()).await.is_err()
+            || upstream.write_all(&body).await.is_err()
+        {
             return reset(socket);
         }
         let Some((answer_head, mut answer)) = read_message(&mut upstream).await else {
@@ -193,7 +203,9 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
             _ => {}
         }
         let head = with_length(&answer_head, answer.len());
-        if socket.write_all(head.as_bytes()).await.is_err() || socket.write_all(&answer).await.is_err() {
+        if socket.write_all(head.as_bytes()).await.is_err()
+            || socket.write_all(&answer).await.is_err()
+        {
             return;
         }
     }
