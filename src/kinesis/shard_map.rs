@@ -55,6 +55,26 @@ impl ShardMap {
         }
     }
 
+    /// `n` open shards splitting the key space evenly, as Kinesis creates a stream's shards.
+    pub fn even_split(n: u32) -> ShardMap {
+        let n = n.max(1) as u128;
+        let width = u128::MAX / n;
+        let shards = (0..n)
+            .map(|i| ShardInfo {
+                shard_id: format!("shardId-{i:012}"),
+                starting_hash_key: width * i + i,
+                ending_hash_key: if i + 1 == n {
+                    u128::MAX
+                } else {
+                    width * (i + 1) + i
+                },
+                parent_shard_id: None,
+                open: true,
+            })
+            .collect();
+        ShardMap::new(shards)
+    }
+
     /// The open shard whose range contains `key`, in O(log n).
     pub fn shard_for(&self, key: HashKey) -> Option<&ShardInfo> {
         self.index_for(key).map(|i| &self.shards[i])
@@ -136,28 +156,9 @@ pub async fn list_shards(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// An even split of the key space into `n` open shards, as AWS creates them.
-    pub(crate) fn even_map(n: u32) -> ShardMap {
-        let width = u128::MAX / n as u128;
-        let shards = (0..n)
-            .map(|i| ShardInfo {
-                shard_id: format!("shardId-{i:012}"),
-                starting_hash_key: width * i as u128 + if i == 0 { 0 } else { i as u128 },
-                ending_hash_key: if i + 1 == n {
-                    u128::MAX
-                } else {
-                    width * (i as u128 + 1) + i as u128
-                },
-                parent_shard_id: None,
-                open: true,
-            })
-            .collect();
-        ShardMap::new(shards)
-    }
 
     fn linear_scan(map: &ShardMap, key: HashKey) -> Option<&ShardInfo> {
         map.shards().iter().find(|s| s.open && s.contains(key))
@@ -165,7 +166,7 @@ pub(crate) mod tests {
 
     #[test]
     fn closed_shards_are_listed_but_never_chosen() {
-        let mut shards = even_map(2).shards().to_vec();
+        let mut shards = ShardMap::even_split(2).shards().to_vec();
         shards.push(ShardInfo {
             shard_id: "shardId-000000000009".into(),
             starting_hash_key: 0,
@@ -188,7 +189,7 @@ pub(crate) mod tests {
 
     #[test]
     fn shares_of_an_even_split_sum_to_one() {
-        let map = even_map(4);
+        let map = ShardMap::even_split(4);
         let total: f64 = map.open_shards().map(ShardInfo::share_of_key_space).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
     }
@@ -197,7 +198,7 @@ pub(crate) mod tests {
         #[test]
         fn shard_for_agrees_with_a_linear_scan(n in 1u32..70, key: u128, holes in proptest::collection::vec(any::<bool>(), 70)) {
             // Close some shards so the open ranges have gaps.
-            let shards: Vec<ShardInfo> = even_map(n).shards().iter().enumerate()
+            let shards: Vec<ShardInfo> = ShardMap::even_split(n).shards().iter().enumerate()
                 .map(|(i, s)| ShardInfo { open: !holes[i], ..s.clone() }).collect();
             let map = ShardMap::new(shards);
             let expected = linear_scan(&map, HashKey(key)).map(|s| s.shard_id.clone());
@@ -206,7 +207,7 @@ pub(crate) mod tests {
 
         #[test]
         fn an_even_split_covers_every_key(n in 1u32..500, key: u128) {
-            prop_assert!(even_map(n).shard_for(HashKey(key)).is_some());
+            prop_assert!(ShardMap::even_split(n).shard_for(HashKey(key)).is_some());
         }
     }
 }

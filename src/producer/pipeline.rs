@@ -511,3 +511,250 @@ fn close_aggregate(shard: &mut ShardState) {
     };
     shard.queue.push_back(record);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::record::NewRecord;
+    use std::time::Duration;
+    use tokio::sync::oneshot::{self, Receiver};
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn pipeline(shards: u32, config: ProducerConfig) -> Pipeline {
+        let map = Arc::new(ShardMap::even_split(shards));
+        Pipeline::new(config, map, ProducerMetrics::new())
+    }
+
+    fn put(p: &mut Pipeline, key: &str, now: Instant) -> Receiver<Outcome> {
+        let (reply, outcome) = oneshot::channel();
+        p.add(
+            UserRecord::new(NewRecord::new(key, &b"data"[..]), reply, now),
+            now,
+        );
+        outcome
+    }
+
+    /// Keys whose hash keys land on shard `shard` of `n`.
+    fn keys_on(shard: usize, n: u32, count: usize) -> Vec<String> {
+        let map = ShardMap::even_split(n);
+        (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| map.index_for(HashKey::of_partition_key(k)) == Some(shard))
+            .take(count)
+            .collect()
+    }
+
+    fn ok_for(batch: &[KinesisRecord], shard_id: &str) -> BatchResult {
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(i, _)| EntryResult::Ok {
+                shard_id: shard_id.to_string(),
+                sequence_number: format!("{i}"),
+            })
+            .collect())
+    }
+
+    fn all(p: &mut Pipeline, now: Instant) -> Vec<KinesisRecord> {
+        p.poll(now, usize::MAX).into_iter().flatten().collect()
+    }
+
+    #[test]
+    fn a_lone_record_goes_plain_and_several_share_a_pinned_aggregate() {
+        let t0 = Instant::now();
+        let mut p = pipeline(4, ProducerConfig::default());
+        let keys = keys_on(2, 4, 4);
+        let _lone = put(&mut p, &keys[0], t0);
+        assert!(
+            all(&mut p, t0).is_empty(),
+            "nothing goes before the buffering time"
+        );
+        let sent = all(&mut p, t0 + SEC);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].partition_key, keys[0]);
+        assert_eq!(sent[0].explicit_hash_key, None);
+
+        let _rx: Vec<_> = keys[1..].iter().map(|k| put(&mut p, k, t0 + SEC)).collect();
+        let sent = all(&mut p, t0 + 3 * SEC);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].partition_key, AGGREGATE_PARTITION_KEY);
+        assert_eq!(
+            sent[0].explicit_hash_key,
+            Some(HashKey::of_partition_key(&keys[1]))
+        );
+        assert_eq!(sent[0].members.len(), 3);
+        assert_eq!(&*sent[0].predicted_shard, "shardId-000000000002");
+    }
+
+    #[test]
+    fn aggregates_hold_one_shard_and_respect_the_size_limit() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            aggregation_max_bytes: 2_000,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(8, config).without_rate_limits();
+        let _rx: Vec<_> = (0..5_000)
+            .map(|i| put(&mut p, &format!("key-{i}"), t0))
+            .collect();
+        p.set_flushing(true);
+        let sent = all(&mut p, t0);
+        assert_eq!(sent.iter().map(|k| k.members.len()).sum::<usize>(), 5_000);
+        let map = ShardMap::even_split(8);
+        for k in &sent {
+            assert!(k.data.len() <= 2_000);
+            for m in &k.members {
+                assert_eq!(
+                    map.shard_for(m.hash_key).unwrap().shard_id,
+                    *k.predicted_shard
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn throttled_records_are_retried_and_count_their_attempts() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default());
+        let mut rx = put(&mut p, "k", t0);
+        let batch = all(&mut p, t0 + SEC);
+        let throttled = AttemptError::new("ProvisionedThroughputExceededException", "slow down");
+        p.on_result(batch, Ok(vec![EntryResult::Err(throttled)]), t0 + SEC);
+        assert!(rx.try_recv().is_err(), "a throttled record is not resolved");
+        assert_eq!(p.outstanding(), 1);
+        assert!(
+            all(&mut p, t0 + SEC).is_empty(),
+            "the retry waits out its backoff"
+        );
+        // Back in an aggregator, the retry waits the buffering time again to gather company.
+        assert!(all(&mut p, t0 + 10 * SEC).is_empty());
+        let batch = all(&mut p, t0 + 11 * SEC);
+        assert_eq!(batch.len(), 1);
+        let result = ok_for(&batch, "shardId-000000000000");
+        p.on_result(batch, result, t0 + 10 * SEC);
+        let Outcome::Delivered(d) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.attempts, 2);
+        assert_eq!(p.outstanding(), 0);
+        let snap = p.metrics.snapshot(0);
+        let shard = &snap.shards["shardId-000000000000"];
+        assert_eq!(
+            (
+                shard.throttled,
+                shard.retries,
+                shard.user_records,
+                shard.pending
+            ),
+            (1, 1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn non_retryable_errors_fail_at_once_with_the_service_message() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default());
+        let mut rx = put(&mut p, "k", t0);
+        let batch = all(&mut p, t0 + SEC);
+        let error = AttemptError::new("ResourceNotFoundException", "Stream gone not found");
+        p.on_result(batch, Err(error), t0 + SEC);
+        let Outcome::Failed(f) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert_eq!(f.attempts, 1);
+        assert_eq!(
+            f.reason,
+            FailureReason::Rejected {
+                code: "ResourceNotFoundException".into(),
+                message: "Stream gone not found".into()
+            }
+        );
+        assert_eq!(p.outstanding(), 0);
+    }
+
+    #[test]
+    fn records_past_their_ttl_expire_with_the_last_error() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            record_ttl: 2 * SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config);
+        let mut rx = put(&mut p, "k", t0);
+        let mut now = t0;
+        let outcome = loop {
+            now += Duration::from_millis(50);
+            let batch = all(&mut p, now);
+            if !batch.is_empty() {
+                p.on_result(
+                    batch,
+                    Err(AttemptError::transient("InternalFailure", "boom")),
+                    now,
+                );
+            }
+            if let Ok(outcome) = rx.try_recv() {
+                break outcome;
+            }
+            assert!(now < t0 + 10 * SEC, "never expired");
+        };
+        let Outcome::Failed(f) = outcome else {
+            panic!()
+        };
+        assert!(f.attempts > 1);
+        assert!(
+            f.latency >= 2 * SEC && f.latency < 3 * SEC,
+            "{:?}",
+            f.latency
+        );
+        assert_eq!(
+            f.reason,
+            FailureReason::Expired {
+                last_error: "InternalFailure: boom".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_aggregate_on_the_wrong_shard_keeps_only_the_records_that_shard_covers() {
+        let t0 = Instant::now();
+        let mut p = pipeline(2, ProducerConfig::default());
+        let keys = keys_on(0, 2, 3);
+        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        let batch = all(&mut p, t0 + SEC);
+        let result = ok_for(&batch, "shardId-000000000001");
+        p.on_result(batch, result, t0 + SEC);
+        assert!(p.map_is_stale());
+        assert!(rx.iter_mut().all(|r| r.try_recv().is_err()), "all retried");
+        assert_eq!(p.outstanding(), 3);
+    }
+
+    #[test]
+    fn a_new_map_reroutes_buffered_records_and_shutdown_fails_the_rest() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default());
+        let mut rx: Vec<_> = (0..50).map(|i| put(&mut p, &format!("k{i}"), t0)).collect();
+        let mut split = ShardMap::even_split(2).shards().to_vec();
+        for s in &mut split {
+            s.shard_id = s
+                .shard_id
+                .replace("shardId-0000000000", "shardId-0000000001");
+        }
+        p.set_map(Arc::new(ShardMap::new(split)), t0);
+        p.set_flushing(true);
+        let sent = all(&mut p, t0);
+        assert_eq!(sent.len(), 2);
+        assert!(sent
+            .iter()
+            .all(|k| k.predicted_shard.starts_with("shardId-0000000001")));
+        drop(sent);
+        let _more: Vec<_> = (0..5).map(|i| put(&mut p, &format!("m{i}"), t0)).collect();
+        assert_eq!(p.fail_all("test", t0), 5);
+        assert_eq!(
+            p.outstanding(),
+            50,
+            "in-flight records are the driver's to resolve"
+        );
+        assert!(rx.iter_mut().all(|r| r.try_recv().is_err()));
+    }
+}
