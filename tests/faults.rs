@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::proxy::{Fault, FaultProxy};
+use common::proxy::{Fault, FaultProxy, FAULTS};
 use kwb::compose::payload::Payloads;
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::outcome::Outcome;
@@ -27,7 +27,8 @@ async fn no_record_lost_or_reported_twice_under_faults() {
         .trim_start_matches("http://")
         .parse()
         .unwrap();
-    let proxy = FaultProxy::start(upstream, 11, 0.5, Duration::from_millis(600)).await;
+    let proxy =
+        FaultProxy::start(upstream, 11, 0.5, &FAULTS[1..], Duration::from_millis(600)).await;
     let via_proxy = common::clients(&proxy.endpoint()).await;
 
     let config = ProducerConfig {

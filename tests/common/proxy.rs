@@ -22,7 +22,7 @@ pub enum Fault {
     Slow,
 }
 
-const FAULTS: [Fault; 6] = [
+pub const FAULTS: [Fault; 6] = [
     Fault::Pass,
     Fault::ResetBeforeForward,
     Fault::ResetAfterForward,
@@ -52,17 +52,19 @@ struct Shared {
     rng: Mutex<SmallRng>,
     /// Chance of each fault other than Pass, for requests that carry records.
     fault_rate: f64,
+    kinds: Vec<Fault>,
     slow: Duration,
     stats: Arc<Stats>,
 }
 
 impl FaultProxy {
     /// Proxies to `upstream`; each PutRecords request meets a fault with `fault_rate` chance,
-    /// spread evenly over the kinds. Other requests pass untouched.
+    /// spread evenly over `kinds`. Other requests pass untouched.
     pub async fn start(
         upstream: SocketAddr,
         seed: u64,
         fault_rate: f64,
+        kinds: &[Fault],
         slow: Duration,
     ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,6 +74,7 @@ impl FaultProxy {
             upstream,
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             fault_rate,
+            kinds: kinds.to_vec(),
             slow,
             stats: stats.clone(),
         });
@@ -160,7 +163,7 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
         let fault = {
             let mut rng = shared.rng.lock().unwrap();
             if is_put && rng.gen_bool(shared.fault_rate) {
-                FAULTS[rng.gen_range(1..FAULTS.len())]
+                shared.kinds[rng.gen_range(0..shared.kinds.len())]
             } else {
                 Fault::Pass
             }

@@ -1,0 +1,171 @@
+//! The producer's promises over HTTP against ferrokinesis: bounded memory (backpressure),
+//! shutdown that reports what it could not deliver, and errors retrying cannot fix.
+
+mod common;
+
+use common::proxy::{Fault, FaultProxy};
+use kwb::producer::config::ProducerConfig;
+use kwb::producer::outcome::{FailureReason, Outcome};
+use kwb::producer::record::NewRecord;
+use kwb::producer::{Producer, PutError};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn record(i: u32) -> NewRecord {
+    NewRecord::new(format!("key-{i}"), vec![b'x'; 100])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_producer_refuses_or_waits_and_frees_room_as_records_resolve() {
+    let t = common::target("bounded", 2, true).await;
+    let config = ProducerConfig {
+        max_outstanding_records: 50,
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::start(t.connection.producer.clone(), "bounded", config)
+        .await
+        .unwrap();
+    let mut accepted = Vec::new();
+    let full = loop {
+        match producer.try_put(record(accepted.len() as u32)) {
+            Ok(pending) => accepted.push(pending),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(accepted.len(), 50);
+    assert!(
+        matches!(full, PutError::Full("max_outstanding_records")),
+        "{full}"
+    );
+    // `put` waits rather than exceed the bound: polled once now, it is not ready.
+    {
+        // `put` waits rather than exceed the bound: polled once now, it is not ready.
+        let waiting = producer.put(record(999));
+        tokio::pin!(waiting);
+        tokio::select! {
+            biased;
+            _ = &mut waiting => panic!("put went past the bound"),
+            _ = std::future::ready(()) => {}
+        }
+        for pending in accepted {
+            assert!(pending.await.is_delivered());
+        }
+        let last = waiting.await.unwrap();
+        assert!(last.await.is_delivered());
+    }
+    assert!(producer.try_put(record(1000)).is_ok());
+    producer.flush().await;
+    producer.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_bound_counts_key_and_data() {
+    let t = common::target("bytes", 1, true).await;
+    let config = ProducerConfig {
+        max_outstanding_bytes: 1024 * 1024,
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::start(t.connection.producer.clone(), "bytes", config)
+        .await
+        .unwrap();
+    let big = || NewRecord::new("k", vec![0u8; 300 * 1024]);
+    let held: Vec<_> = (0..3).map(|_| producer.try_put(big()).unwrap()).collect();
+    assert!(matches!(
+        producer.try_put(big()),
+        Err(PutError::Full("max_outstanding_bytes"))
+    ));
+    for pending in held {
+        assert!(pending.await.is_delivered());
+    }
+    producer.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_reports_every_record_it_could_not_deliver() {
+    let server = common::server(false).await;
+    let direct = common::clients(&server.endpoint()).await;
+    kwb::kinesis::admin::ensure_stream(&direct.admin, "stuck", 1, true)
+        .await
+        .unwrap();
+    let upstream: SocketAddr = server
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    // Every PutRecords answer comes too late; every attempt times out.
+    let proxy = FaultProxy::start(upstream, 1, 1.0, &[Fault::Slow], Duration::from_secs(2)).await;
+    let via_proxy = common::clients(&proxy.endpoint()).await;
+    let config = ProducerConfig {
+        request_timeout: Duration::from_millis(200),
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::start(via_proxy.producer.clone(), "stuck", config)
+        .await
+        .unwrap();
+    let pending: Vec<_> = (0..20)
+        .map(|i| producer.try_put(record(i)).unwrap())
+        .collect();
+    let report = producer.shutdown(Duration::from_millis(500)).await;
+    assert_eq!(report.undelivered, 20);
+    for p in pending {
+        match p.await {
+            Outcome::Failed(f) => assert!(matches!(f.reason, FailureReason::Shutdown(_)), "{f:?}"),
+            delivered => panic!("{delivered:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_stream_fails_records_at_once_with_the_service_message() {
+    let t = common::target("doomed", 1, true).await;
+    let producer = Producer::start(
+        t.connection.producer.clone(),
+        "doomed",
+        ProducerConfig::default(),
+    )
+    .await
+    .unwrap();
+    t.connection
+        .admin
+        .delete_stream()
+        .stream_name("doomed")
+        .send()
+        .await
+        .unwrap();
+    let outcome = producer.put(record(1)).await.unwrap().await;
+    let Outcome::Failed(f) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(f.attempts, 1);
+    let FailureReason::Rejected { code, message } = &f.reason else {
+        panic!("{:?}", f.reason)
+    };
+    assert_eq!(code, "ResourceNotFoundException");
+    assert!(message.contains("doomed"), "{message}");
+    producer.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_are_refused_before_they_are_queued() {
+    let t = common::target("checks", 1, true).await;
+    let producer = Producer::start(
+        t.connection.producer.clone(),
+        "checks",
+        ProducerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let err = producer.try_put(NewRecord::new("", "x")).err().unwrap();
+    assert!(err.to_string().contains("1 to 256"), "{err}");
+    let err = producer
+        .try_put(NewRecord::new("k".repeat(257), "x"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("limit is 256"), "{err}");
+    let err = producer
+        .try_put(NewRecord::new("k", vec![0u8; 1024 * 1024]))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("1048577 bytes"), "{err}");
+    producer.shutdown(Duration::from_secs(1)).await;
+}
