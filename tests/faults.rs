@@ -4,32 +4,20 @@
 
 mod common;
 
-use common::proxy::{Fault, FaultProxy, FAULTS};
+use common::proxy::{Fault, FAULTS};
 use kwb::compose::payload::Payloads;
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::outcome::Outcome;
 use kwb::producer::record::NewRecord;
 use kwb::producer::Producer;
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_record_lost_or_reported_twice_under_faults() {
     let stream = "faults";
-    let server = common::server(false).await;
-    let direct = common::clients(&server.endpoint()).await;
-    kwb::kinesis::admin::ensure_stream(&direct.admin, stream, 4, true)
-        .await
-        .unwrap();
-    let upstream: SocketAddr = server
-        .endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let proxy =
-        FaultProxy::start(upstream, 11, 0.5, &FAULTS[1..], Duration::from_millis(600)).await;
-    let via_proxy = common::clients(&proxy.endpoint()).await;
+    let t = common::proxied(stream, 4, 11, 0.5, &FAULTS[1..], Duration::from_millis(600)).await;
+    let (direct, proxy) = (&t.direct, &t.proxy);
 
     let config = ProducerConfig {
         max_buffered_time: Duration::from_millis(5),
@@ -40,7 +28,7 @@ async fn no_record_lost_or_reported_twice_under_faults() {
         ..ProducerConfig::default()
     };
     // The shard map is read directly; the puts go through the proxy.
-    let producer = Producer::start(via_proxy.producer.clone(), stream, config)
+    let producer = Producer::start(t.via_proxy.producer.clone(), stream, config)
         .await
         .unwrap();
     let records = 3_000u64;

@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::proxy::{Fault, FaultProxy};
+use common::proxy::Fault;
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::outcome::{FailureReason, Outcome};
 use kwb::producer::record::NewRecord;
 use kwb::producer::{Producer, PutError};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 fn record(i: u32) -> NewRecord {
@@ -17,14 +16,11 @@ fn record(i: u32) -> NewRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_producer_refuses_or_waits_and_frees_room_as_records_resolve() {
-    let t = common::target("bounded", 2, true).await;
     let config = ProducerConfig {
         max_outstanding_records: 50,
         ..ProducerConfig::default()
     };
-    let producer = Producer::start(t.connection.producer.clone(), "bounded", config)
-        .await
-        .unwrap();
+    let (_server, producer) = common::producer("bounded", 2, config).await;
     let mut accepted = Vec::new();
     let full = loop {
         match producer.try_put(record(accepted.len() as u32)) {
@@ -60,14 +56,11 @@ async fn a_full_producer_refuses_or_waits_and_frees_room_as_records_resolve() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn byte_bound_counts_key_and_data() {
-    let t = common::target("bytes", 1, true).await;
     let config = ProducerConfig {
         max_outstanding_bytes: 1024 * 1024,
         ..ProducerConfig::default()
     };
-    let producer = Producer::start(t.connection.producer.clone(), "bytes", config)
-        .await
-        .unwrap();
+    let (_server, producer) = common::producer("bytes", 1, config).await;
     let big = || NewRecord::new("k", vec![0u8; 300 * 1024]);
     let held: Vec<_> = (0..3).map(|_| producer.try_put(big()).unwrap()).collect();
     assert!(matches!(
@@ -82,24 +75,13 @@ async fn byte_bound_counts_key_and_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_reports_every_record_it_could_not_deliver() {
-    let server = common::server(false).await;
-    let direct = common::clients(&server.endpoint()).await;
-    kwb::kinesis::admin::ensure_stream(&direct.admin, "stuck", 1, true)
-        .await
-        .unwrap();
-    let upstream: SocketAddr = server
-        .endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
     // Every PutRecords answer comes too late; every attempt times out.
-    let proxy = FaultProxy::start(upstream, 1, 1.0, &[Fault::Slow], Duration::from_secs(2)).await;
-    let via_proxy = common::clients(&proxy.endpoint()).await;
+    let t = common::proxied("stuck", 1, 1, 1.0, &[Fault::Slow], Duration::from_secs(2)).await;
     let config = ProducerConfig {
         request_timeout: Duration::from_millis(200),
         ..ProducerConfig::default()
     };
-    let producer = Producer::start(via_proxy.producer.clone(), "stuck", config)
+    let producer = Producer::start(t.via_proxy.producer.clone(), "stuck", config)
         .await
         .unwrap();
     let pending: Vec<_> = (0..20)
@@ -117,14 +99,7 @@ async fn shutdown_reports_every_record_it_could_not_deliver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_stream_fails_records_at_once_with_the_service_message() {
-    let t = common::target("doomed", 1, true).await;
-    let producer = Producer::start(
-        t.connection.producer.clone(),
-        "doomed",
-        ProducerConfig::default(),
-    )
-    .await
-    .unwrap();
+    let (t, producer) = common::producer("doomed", 1, ProducerConfig::default()).await;
     t.connection
         .admin
         .delete_stream()
@@ -147,14 +122,7 @@ async fn a_deleted_stream_fails_records_at_once_with_the_service_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_records_are_refused_before_they_are_queued() {
-    let t = common::target("checks", 1, true).await;
-    let producer = Producer::start(
-        t.connection.producer.clone(),
-        "checks",
-        ProducerConfig::default(),
-    )
-    .await
-    .unwrap();
+    let (_server, producer) = common::producer("checks", 1, ProducerConfig::default()).await;
     let err = producer.try_put(NewRecord::new("", "x")).err().unwrap();
     assert!(err.to_string().contains("1 to 256"), "{err}");
     let err = producer

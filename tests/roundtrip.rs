@@ -9,20 +9,16 @@ use kwb::kinesis::hash_key::HashKey;
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::outcome::Outcome;
 use kwb::producer::record::NewRecord;
-use kwb::producer::Producer;
 use std::collections::HashMap;
 use std::time::Duration;
 
 async fn round_trip(aggregation: bool, records: u64) {
     let stream = "roundtrip";
-    let t = common::target(stream, 4, true).await;
     let config = ProducerConfig {
         aggregation,
         ..ProducerConfig::default()
     };
-    let producer = Producer::start(t.connection.producer.clone(), stream, config)
-        .await
-        .unwrap();
+    let (t, producer) = common::producer(stream, 4, config).await;
     let map = producer.shard_map();
     let payloads = Payloads::new(100, 7);
     let mut pending = Vec::with_capacity(records as usize);

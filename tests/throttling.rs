@@ -4,24 +4,21 @@
 mod common;
 
 use kwb::producer::config::{ProducerConfig, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
-use kwb::producer::metrics::MetricsSnapshot;
+use kwb::producer::metrics::ShardSnapshot;
 use kwb::producer::record::NewRecord;
-use kwb::producer::Producer;
 use std::time::{Duration, Instant};
 
-/// Sends `records` records of `size` bytes with one fixed key; returns the metrics and how long
-/// from the first put to the last outcome.
-async fn hot_shard(aggregation: bool, records: usize, size: usize) -> (MetricsSnapshot, Duration) {
+/// Sends `records` records of `size` bytes with one fixed key; returns the hot shard's metrics
+/// (checked to hold every record and some throttles) and the time from the first put to the last
+/// outcome.
+async fn hot_shard(aggregation: bool, records: usize, size: usize) -> (ShardSnapshot, Duration) {
     let stream = "hot";
-    let t = common::target(stream, 2, true).await;
     let config = ProducerConfig {
         aggregation,
         rate_limit_percent: 150.0,
         ..ProducerConfig::default()
     };
-    let producer = Producer::start(t.connection.producer.clone(), stream, config)
-        .await
-        .unwrap();
+    let (_server, producer) = common::producer(stream, 2, config).await;
     let start = Instant::now();
     let mut pending = Vec::new();
     for _ in 0..records {
@@ -35,20 +32,20 @@ async fn hot_shard(aggregation: bool, records: usize, size: usize) -> (MetricsSn
     let elapsed = start.elapsed();
     let metrics = producer.metrics().snapshot(0);
     producer.shutdown(Duration::from_secs(1)).await;
-    (metrics, elapsed)
+    let shard = metrics
+        .shards
+        .into_values()
+        .find(|s| s.user_records > 0)
+        .unwrap();
+    assert_eq!(shard.user_records, records as u64);
+    assert!(shard.throttled > 0, "150 % of the limit must be throttled");
+    (shard, elapsed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_limit_binds_and_at_least_ninety_percent_of_it_is_achieved() {
     let records = 8_000;
-    let (metrics, elapsed) = hot_shard(false, records, 20).await;
-    let shard = metrics
-        .shards
-        .values()
-        .find(|s| s.user_records > 0)
-        .unwrap();
-    assert_eq!(shard.user_records, records as u64);
-    assert!(shard.throttled > 0, "150 % of the limit must be throttled");
+    let (shard, elapsed) = hot_shard(false, records, 20).await;
     // Each throttled plain record is one retry of one user record.
     assert_eq!(shard.retries, shard.throttled);
     let achieved = records as f64 / elapsed.as_secs_f64();
@@ -65,14 +62,7 @@ async fn records_limit_binds_and_at_least_ninety_percent_of_it_is_achieved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_limit_binds_for_aggregates_and_at_least_ninety_percent_of_it_is_achieved() {
     let records = 60_000;
-    let (metrics, elapsed) = hot_shard(true, records, 100).await;
-    let shard = metrics
-        .shards
-        .values()
-        .find(|s| s.user_records > 0)
-        .unwrap();
-    assert_eq!(shard.user_records, records as u64);
-    assert!(shard.throttled > 0, "150 % of the limit must be throttled");
+    let (shard, elapsed) = hot_shard(true, records, 100).await;
     assert!(
         shard.aggregation_fill() > 100.0,
         "aggregates were nearly empty"

@@ -46,6 +46,51 @@ pub async fn target(stream: &str, shards: u32, enforce_limits: bool) -> TestTarg
     TestTarget { server, connection }
 }
 
+/// A server with a stream, and a producer with `config` talking to it directly.
+pub async fn producer(
+    stream: &str,
+    shards: u32,
+    config: kwb::producer::config::ProducerConfig,
+) -> (TestTarget, kwb::producer::Producer) {
+    let t = target(stream, shards, true).await;
+    let producer = kwb::producer::Producer::start(t.connection.producer.clone(), stream, config)
+        .await
+        .expect("start producer");
+    (t, producer)
+}
+
+/// A server without limits with a stream, a fault proxy in front of it, and clients for both.
+pub struct Proxied {
+    pub server: EmbeddedServer,
+    pub direct: Connection,
+    pub proxy: proxy::FaultProxy,
+    pub via_proxy: Connection,
+}
+
+pub async fn proxied(
+    stream: &str,
+    shards: u32,
+    seed: u64,
+    fault_rate: f64,
+    kinds: &[proxy::Fault],
+    slow: std::time::Duration,
+) -> Proxied {
+    let TestTarget { server, connection } = target(stream, shards, false).await;
+    let upstream = server
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("server address");
+    let proxy = proxy::FaultProxy::start(upstream, seed, fault_rate, kinds, slow).await;
+    let via_proxy = clients(&proxy.endpoint()).await;
+    Proxied {
+        server,
+        direct: connection,
+        proxy,
+        via_proxy,
+    }
+}
+
 /// A user record read back, with where it was found.
 #[derive(Debug, Clone)]
 pub struct ReadBack {
