@@ -20,11 +20,17 @@ Examples:
   kwb --endpoint-url http://127.0.0.1:4567 put --stream orders
   kwb --profile prod --region eu-west-1 shards --stream orders
 
-With no target named (--endpoint-url, AWS_ENDPOINT_URL[_KINESIS], --profile, AWS_PROFILE or
---aws), kwb starts an embedded Kinesis-compatible server in-process and creates the stream.";
+With no target named (--endpoint-url, AWS_ENDPOINT_URL[_KINESIS], --profile, --region, AWS_PROFILE
+or --aws), kwb starts an embedded Kinesis-compatible server in-process and creates the stream.";
 
 #[derive(Debug, Parser)]
-#[command(name = "kwb", version, about = "A workbench for Amazon Kinesis Data Streams", after_help = EXAMPLES)]
+#[command(
+    name = "kwb",
+    version,
+    about = "A workbench for Amazon Kinesis Data Streams",
+    after_help = EXAMPLES,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub target: TargetFlags,

@@ -115,6 +115,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     let named = endpoint.is_some()
         || args.aws
         || args.profile.is_some()
+        || args.region.is_some()
         || std::env::var_os("AWS_PROFILE").is_some();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &args.profile {

@@ -12,7 +12,8 @@ use crate::kinesis::hash_key::HashKey;
 use md5::{Digest, Md5};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::Hasher;
 
 /// The four bytes every KPL aggregate starts with.
 pub const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
@@ -55,14 +56,33 @@ pub struct Tag {
 }
 
 /// Encodes records into one aggregate, tracking its exact encoded size.
-#[derive(Debug, Default)]
+///
+/// Everything is written straight into one buffer as it arrives: the magic, then table entries
+/// and records interleaved in arrival order (protobuf decoders accept repeated fields in any
+/// order), so finishing is only appending the digest. Repeated partition keys and explicit hash
+/// keys share one table entry, found by a fast fingerprint and confirmed against the stored bytes.
+#[derive(Debug)]
 pub struct Aggregator {
-    partition_keys: HashMap<String, u64>,
-    explicit_hash_keys: HashMap<u128, u64>,
-    partition_key_table: Vec<u8>,
-    explicit_hash_key_table: Vec<u8>,
-    records: Vec<u8>,
+    /// Partition-key fingerprint -> index in the key table.
+    partition_keys: FxHashMap<u64, u64>,
+    /// Index in the key table -> where that key's bytes sit in `buf`.
+    partition_key_spans: Vec<(usize, usize)>,
+    explicit_hash_keys: FxHashMap<u128, u64>,
+    /// Magic followed by the protobuf body so far.
+    buf: Vec<u8>,
     count: usize,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Aggregator {
+            partition_keys: FxHashMap::default(),
+            partition_key_spans: Vec::new(),
+            explicit_hash_keys: FxHashMap::default(),
+            buf: MAGIC.to_vec(),
+            count: 0,
+        }
+    }
 }
 
 fn length_delimited_len(len: usize) -> usize {
@@ -73,6 +93,19 @@ fn put_length_delimited(buf: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     encode_key(tag, WireType::LengthDelimited, buf);
     encode_varint(bytes.len() as u64, buf);
     buf.extend_from_slice(bytes);
+}
+
+fn fingerprint(key: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(key.as_bytes());
+    hasher.finish()
+}
+
+/// The length of a `Record` message's body.
+fn record_body_len(pk_index: u64, ehk_index: Option<u64>, data_len: usize) -> usize {
+    1 + encoded_len_varint(pk_index)
+        + ehk_index.map_or(0, |i| 1 + encoded_len_varint(i))
+        + length_delimited_len(data_len)
 }
 
 impl Aggregator {
@@ -90,10 +123,26 @@ impl Aggregator {
 
     /// The size of the aggregate as it stands, framing included.
     pub fn encoded_len(&self) -> usize {
+        self.buf.len() + DIGEST_LEN
+    }
+
+    /// The size of an aggregate holding only this record.
+    pub fn encoded_len_alone(
+        partition_key: &str,
+        explicit_hash_key: Option<HashKey>,
+        data_len: usize,
+    ) -> usize {
+        let ehk_len = explicit_hash_key.map_or(0, |k| length_delimited_len(decimal_len(k.0)));
         FRAMING_BYTES
-            + self.partition_key_table.len()
-            + self.explicit_hash_key_table.len()
-            + self.records.len()
+            + length_delimited_len(partition_key.len())
+            + ehk_len
+            + length_delimited_len(record_body_len(0, explicit_hash_key.map(|_| 0), data_len))
+    }
+
+    fn partition_key_index(&self, key: &str) -> Option<u64> {
+        let index = *self.partition_keys.get(&fingerprint(key))?;
+        let (start, len) = self.partition_key_spans[index as usize];
+        (&self.buf[start..start + len] == key.as_bytes()).then_some(index)
     }
 
     /// The size of the aggregate if this record were added.
@@ -104,72 +153,79 @@ impl Aggregator {
         data_len: usize,
     ) -> usize {
         let mut grow = 0;
-        let pk_index = match self.partition_keys.get(partition_key) {
-            Some(&i) => i,
-            None => {
-                grow += length_delimited_len(partition_key.len());
-                self.partition_keys.len() as u64
-            }
-        };
-        let mut inner = 1 + encoded_len_varint(pk_index) + length_delimited_len(data_len);
-        if let Some(ehk) = explicit_hash_key {
-            let ehk_index = match self.explicit_hash_keys.get(&ehk.0) {
-                Some(&i) => i,
-                None => {
+        let pk_index = self.partition_key_index(partition_key).unwrap_or_else(|| {
+            grow += length_delimited_len(partition_key.len());
+            self.partition_key_spans.len() as u64
+        });
+        let ehk_index = explicit_hash_key.map(|ehk| {
+            self.explicit_hash_keys
+                .get(&ehk.0)
+                .copied()
+                .unwrap_or_else(|| {
                     grow += length_delimited_len(decimal_len(ehk.0));
                     self.explicit_hash_keys.len() as u64
-                }
-            };
-            inner += 1 + encoded_len_varint(ehk_index);
-        }
-        self.encoded_len() + grow + length_delimited_len(inner)
+                })
+        });
+        self.encoded_len()
+            + grow
+            + length_delimited_len(record_body_len(pk_index, ehk_index, data_len))
     }
 
     /// Appends a record. The caller checks the size with [`Aggregator::encoded_len_with`] first.
     pub fn add(&mut self, partition_key: &str, explicit_hash_key: Option<HashKey>, data: &[u8]) {
-        let next = self.partition_keys.len() as u64;
-        let pk_index = *self
-            .partition_keys
-            .entry(partition_key.to_string())
-            .or_insert_with(|| {
-                put_length_delimited(&mut self.partition_key_table, 1, partition_key.as_bytes());
-                next
-            });
+        let pk_index = match self.partition_key_index(partition_key) {
+            Some(index) => index,
+            None => {
+                let index = self.partition_key_spans.len() as u64;
+                put_length_delimited(&mut self.buf, 1, partition_key.as_bytes());
+                let end = self.buf.len();
+                self.partition_key_spans
+                    .push((end - partition_key.len(), partition_key.len()));
+                // A fingerprint collision just means the second key gets a table entry of its own.
+                self.partition_keys
+                    .insert(fingerprint(partition_key), index);
+                index
+            }
+        };
         let ehk_index = explicit_hash_key.map(|ehk| {
             let next = self.explicit_hash_keys.len() as u64;
             *self.explicit_hash_keys.entry(ehk.0).or_insert_with(|| {
-                put_length_delimited(
-                    &mut self.explicit_hash_key_table,
-                    2,
-                    ehk.0.to_string().as_bytes(),
-                );
+                put_length_delimited(&mut self.buf, 2, ehk.0.to_string().as_bytes());
                 next
             })
         });
-        let mut inner = Vec::with_capacity(data.len() + 16);
-        encode_key(1, WireType::Varint, &mut inner);
-        encode_varint(pk_index, &mut inner);
+        let out = &mut self.buf;
+        encode_key(3, WireType::LengthDelimited, out);
+        encode_varint(record_body_len(pk_index, ehk_index, data.len()) as u64, out);
+        encode_key(1, WireType::Varint, out);
+        encode_varint(pk_index, out);
         if let Some(i) = ehk_index {
-            encode_key(2, WireType::Varint, &mut inner);
-            encode_varint(i, &mut inner);
+            encode_key(2, WireType::Varint, out);
+            encode_varint(i, out);
         }
-        put_length_delimited(&mut inner, 3, data);
-        put_length_delimited(&mut self.records, 3, &inner);
+        put_length_delimited(out, 3, data);
         self.count += 1;
     }
 
-    /// The finished aggregate (magic, protobuf, MD5); the aggregator is empty afterwards.
+    /// The finished aggregate (magic, protobuf, MD5); the aggregator is empty afterwards, with
+    /// room for an aggregate as large as this one.
     pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        out.extend_from_slice(&MAGIC);
-        let body_start = out.len();
-        out.extend_from_slice(&self.partition_key_table);
-        out.extend_from_slice(&self.explicit_hash_key_table);
-        out.extend_from_slice(&self.records);
-        let digest = Md5::digest(&out[body_start..]);
+        let digest = Md5::digest(&self.buf[MAGIC.len()..]);
+        let mut next = Vec::with_capacity(self.buf.len() + DIGEST_LEN);
+        next.extend_from_slice(&MAGIC);
+        let mut out = std::mem::replace(&mut self.buf, next);
         out.extend_from_slice(&digest);
-        *self = Aggregator::default();
+        self.clear();
         out
+    }
+
+    /// Drops everything added, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.buf.truncate(MAGIC.len());
+        self.partition_keys.clear();
+        self.partition_key_spans.clear();
+        self.explicit_hash_keys.clear();
+        self.count = 0;
     }
 }
 
@@ -286,6 +342,31 @@ mod tests {
         assert!(!plain[0].aggregated);
         assert_eq!(plain[0].explicit_hash_key.as_deref(), Some("5"));
         assert_eq!(deaggregate("k", None, b"hello")[0].data, b"hello");
+    }
+
+    #[test]
+    fn the_size_of_a_lone_record_is_exact() {
+        for ehk in [None, Some(HashKey(0)), Some(HashKey(u128::MAX))] {
+            let mut agg = Aggregator::new();
+            agg.add("some-key", ehk, &[7u8; 300]);
+            assert_eq!(
+                Aggregator::encoded_len_alone("some-key", ehk, 300),
+                agg.finish().len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_collision_only_costs_a_second_table_entry() {
+        let mut agg = Aggregator::new();
+        agg.add("first", None, b"1");
+        // Point the second key's fingerprint at the first key's entry, as a collision would.
+        agg.partition_keys.insert(fingerprint("second"), 0);
+        assert_eq!(agg.partition_key_index("second"), None);
+        agg.add("second", None, b"2");
+        let back = deaggregate("a", None, &agg.finish());
+        assert_eq!(back[0].partition_key, "first");
+        assert_eq!(back[1].partition_key, "second");
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Pipeline {
 
     /// Takes every user record buffered for a shard; they stop being pending there.
     fn drain_shard(&self, shard: &mut ShardState) -> Vec<UserRecord> {
-        shard.aggregator = Aggregator::new();
+        shard.aggregator.clear();
         shard.deadline = None;
         let mut held = std::mem::take(&mut shard.members);
         held.extend(shard.queue.drain(..).flat_map(|k| k.members));
@@ -204,7 +204,7 @@ impl Pipeline {
         let config = &self.config;
         let shard = &mut self.shards[index];
         self.metrics.add_pending(&shard.metrics, 1);
-        let alone = Aggregator::new().encoded_len_with(
+        let alone = Aggregator::encoded_len_alone(
             &record.partition_key,
             record.explicit_hash_key,
             record.data.len(),
@@ -490,9 +490,11 @@ fn plain(shard: Arc<str>, record: UserRecord, deadline: Instant) -> KinesisRecor
 /// Closes a shard's open aggregate into its queue. One record goes out plain, with its own key.
 fn close_aggregate(shard: &mut ShardState) {
     let deadline = shard.deadline.take().unwrap_or_else(Instant::now);
-    let mut members = std::mem::take(&mut shard.members);
+    // The next aggregate will likely hold as many records as this one.
+    let capacity = shard.members.len();
+    let mut members = std::mem::replace(&mut shard.members, Vec::with_capacity(capacity));
     let record = if members.len() == 1 {
-        shard.aggregator = Aggregator::new();
+        shard.aggregator.clear();
         plain(
             shard.id.clone(),
             members.pop().expect("one member"),
