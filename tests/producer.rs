@@ -137,3 +137,37 @@ async fn bad_records_are_refused_before_they_are_queued() {
     assert!(err.to_string().contains("1048577 bytes"), "{err}");
     producer.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_records_request_at_the_five_mebibyte_limit_is_accepted() {
+    use kwb::producer::pipeline::EntryResult;
+    use kwb::producer::record::KinesisRecord;
+    let t = common::target("big", 1, false).await;
+    // 20 records of 256 KiB (less the key): 5 MiB of keys and data, ~7 MB of JSON body.
+    let batch: Vec<KinesisRecord> = (0..20)
+        .map(|i| KinesisRecord {
+            predicted_shard: "shardId-000000000000".into(),
+            partition_key: format!("k{i:03}"),
+            explicit_hash_key: None,
+            data: vec![b'x'; 256 * 1024 - 4].into(),
+            members: Vec::new(),
+            deadline: std::time::Instant::now(),
+        })
+        .collect();
+    assert_eq!(
+        batch.iter().map(KinesisRecord::billed_bytes).sum::<usize>(),
+        5 * 1024 * 1024
+    );
+    let result = kwb::producer::sender::put_records(
+        &t.connection.producer,
+        "big",
+        &batch,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("request accepted");
+    assert!(
+        result.iter().all(|e| matches!(e, EntryResult::Ok { .. })),
+        "{result:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The embedded Kinesis-compatible server: ferrokinesis, in-process, on a loopback port, with
 //! per-shard write limits enforced like the real service.
 
+use axum::extract::DefaultBodyLimit;
 use ferrokinesis::store::StoreOptions;
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
@@ -10,6 +11,9 @@ use tokio::task::JoinHandle;
 pub const EMBEDDED_REGION: &str = "us-east-1";
 pub const EMBEDDED_ACCESS_KEY: &str = "kwb-embedded";
 pub const EMBEDDED_SECRET_KEY: &str = "kwb-embedded-secret";
+
+/// Largest HTTP body the embedded server reads.
+const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A running in-process server; it stops when dropped or shut down.
 pub struct EmbeddedServer {
@@ -49,6 +53,8 @@ impl EmbeddedServer {
             ..StoreOptions::default()
         };
         let (app, _store) = ferrokinesis::create_app(store_options);
+        // Data travels base64-encoded in JSON: a 10 MiB PutRecords request is ~14 MB of body.
+        let app = app.layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

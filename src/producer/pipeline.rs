@@ -377,6 +377,13 @@ impl Pipeline {
     }
 
     fn on_failed(&mut self, record: KinesisRecord, error: &AttemptError, now: Instant) {
+        tracing::debug!(
+            shard = &*record.predicted_shard,
+            code = error.code,
+            message = error.message,
+            records = record.members.len(),
+            "attempt failed"
+        );
         let metrics = self.shard_metrics(&record.predicted_shard);
         if error.kind == ErrorKind::Throttled {
             self.metrics.add(&metrics, Counter::Throttled, 1, now);
