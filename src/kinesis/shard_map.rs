@@ -42,6 +42,8 @@ pub struct ShardMap {
     shards: Vec<ShardInfo>,
     /// Indexes into `shards` of the open shards, sorted by starting hash key.
     open_by_start: Vec<usize>,
+    /// The ending hash keys of `open_by_start`, side by side for a cache-friendly search.
+    open_ends: Vec<u128>,
 }
 
 impl ShardMap {
@@ -49,9 +51,14 @@ impl ShardMap {
         shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
         let mut open_by_start: Vec<usize> = (0..shards.len()).filter(|&i| shards[i].open).collect();
         open_by_start.sort_by_key(|&i| shards[i].starting_hash_key);
+        let open_ends = open_by_start
+            .iter()
+            .map(|&i| shards[i].ending_hash_key)
+            .collect();
         ShardMap {
             shards,
             open_by_start,
+            open_ends,
         }
     }
 
@@ -82,9 +89,7 @@ impl ShardMap {
 
     /// Like [`ShardMap::shard_for`], as an index into [`ShardMap::shards`].
     pub fn index_for(&self, key: HashKey) -> Option<usize> {
-        let pos = self
-            .open_by_start
-            .partition_point(|&i| self.shards[i].ending_hash_key < key.0);
+        let pos = self.open_ends.partition_point(|&end| end < key.0);
         let index = *self.open_by_start.get(pos)?;
         self.shards[index].contains(key).then_some(index)
     }
