@@ -138,7 +138,7 @@ fn oversized_records_and_bad_settings_are_refused() {
 }
 
 #[test]
-fn bad_or_silent_endpoints_are_reported() {
+fn malformed_or_refusing_endpoints_are_reported() {
     fails_with(
         &["--endpoint-url", "localhost:4566", "put"],
         &["--endpoint-url", "http://"],
@@ -177,4 +177,26 @@ async fn a_missing_stream_is_reported_not_created() {
     assert!(!output.status.success());
     assert!(err.contains("\"missing\" does not exist"), "{err}");
     assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn an_endpoint_that_accepts_but_never_answers_times_out_with_a_clear_error() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    // The listener is never read: connections are accepted by the kernel and left hanging.
+    let started = std::time::Instant::now();
+    fails_with(
+        &[
+            "--endpoint-url",
+            &endpoint,
+            "--api-timeout",
+            "1",
+            "put",
+            "--count",
+            "1",
+        ],
+        &["did not answer", "timeout", &endpoint],
+    );
+    drop(silent);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

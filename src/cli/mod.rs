@@ -55,6 +55,18 @@ pub struct TargetFlags {
     /// Use AWS through the standard credential chain even when nothing else names it.
     #[arg(long, global = true)]
     pub aws: bool,
+    /// Longest a control-plane call (describe, list, create) may take, retries included.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    pub api_timeout: f64,
+}
+
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 and at most 86400"
+        )),
+    }
 }
 
 impl From<&TargetFlags> for TargetArgs {
@@ -64,6 +76,7 @@ impl From<&TargetFlags> for TargetArgs {
             region: flags.region.clone(),
             endpoint_url: flags.endpoint_url.clone(),
             aws: flags.aws,
+            api_timeout: std::time::Duration::from_secs_f64(flags.api_timeout),
         }
     }
 }

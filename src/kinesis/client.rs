@@ -15,13 +15,27 @@ use aws_sdk_kinesis::Client;
 use std::time::Duration;
 
 /// What the user named as the target. Nothing named means the embedded server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TargetArgs {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     /// Use AWS through the standard chain even though nothing else names it.
     pub aws: bool,
+    /// Longest an admin call (describe, list, create) may take, retries included.
+    pub api_timeout: Duration,
+}
+
+impl Default for TargetArgs {
+    fn default() -> Self {
+        TargetArgs {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            aws: false,
+            api_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// The resolved target, for display.
@@ -169,8 +183,8 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     let admin = aws_sdk_kinesis::config::Builder::from(&sdk)
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(3).min(args.api_timeout))
+                .operation_timeout(args.api_timeout)
                 .build(),
         )
         .build();
