@@ -236,7 +236,8 @@ impl Producer {
         )
     }
 
-    /// Sends everything buffered now and waits until every record accepted so far has resolved.
+    /// Sends everything buffered at once (ignoring the buffering time) and waits until no record
+    /// is outstanding. Records put while it waits are sent at once too and waited for as well.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.inbox.send(Command::Flush(done)).is_ok() {

@@ -121,10 +121,6 @@ impl Pipeline {
         self.outstanding
     }
 
-    pub fn map(&self) -> &Arc<ShardMap> {
-        &self.map
-    }
-
     /// Whether the shard map has been found out of date since the last `set_map`.
     pub fn map_is_stale(&self) -> bool {
         self.map_stale
@@ -241,6 +237,7 @@ impl Pipeline {
 
     /// Moves everything that is due along and returns the batches ready to send, at most `room`.
     pub fn poll(&mut self, now: Instant, room: usize) -> Vec<Vec<KinesisRecord>> {
+        self.expire_unrouted(now);
         while self.retries.peek().is_some_and(|w| w.0.due <= now) {
             let Reverse(Waiting { record, .. }) = self.retries.pop().expect("peeked");
             self.route(record, now);
@@ -275,6 +272,27 @@ impl Pipeline {
         self.ready.drain(..n).collect()
     }
 
+    /// Fails records that waited for a shard map covering them until their TTL ran out.
+    fn expire_unrouted(&mut self, now: Instant) {
+        let ttl = self.config.record_ttl;
+        if !self
+            .unrouted
+            .iter()
+            .any(|r| now.saturating_duration_since(r.arrived) >= ttl)
+        {
+            return;
+        }
+        let (expired, waiting) = std::mem::take(&mut self.unrouted)
+            .into_iter()
+            .partition(|r| now.saturating_duration_since(r.arrived) >= ttl);
+        self.unrouted = waiting;
+        for record in expired {
+            self.outstanding -= 1;
+            let last_error = "no open shard in the shard map covers its hash key".to_string();
+            self.fail(record, FailureReason::Expired { last_error }, now);
+        }
+    }
+
     /// The next time `poll` has something to do, if any.
     pub fn next_wakeup(&self) -> Option<Instant> {
         let shards = self.shards.iter().flat_map(|s| {
@@ -285,10 +303,13 @@ impl Pipeline {
             };
             [s.deadline.filter(|_| !s.members.is_empty()), blocked]
         });
+        let ttl = self.config.record_ttl;
+        let unrouted_expiry = self.unrouted.iter().map(|r| r.arrived + ttl).min();
         shards
             .chain([
                 self.collector.deadline(),
                 self.retries.peek().map(|w| w.0.due),
+                unrouted_expiry,
             ])
             .flatten()
             .min()
@@ -301,6 +322,16 @@ impl Pipeline {
 
     /// Turns a batch's answer into outcomes, retries and metrics.
     pub fn on_result(&mut self, batch: Vec<KinesisRecord>, result: BatchResult, now: Instant) {
+        let result = result.and_then(|entries| {
+            if entries.len() == batch.len() {
+                Ok(entries)
+            } else {
+                Err(AttemptError::transient(
+                    "MalformedResponse",
+                    format!("{} results for {} records", entries.len(), batch.len()),
+                ))
+            }
+        });
         match result {
             Ok(entries) => {
                 for (record, entry) in batch.into_iter().zip(entries) {
@@ -321,10 +352,6 @@ impl Pipeline {
         }
     }
 
-    fn shard_metrics(&self, shard_id: &str) -> Arc<ShardMetrics> {
-        self.metrics.shard(shard_id)
-    }
-
     fn on_delivered(
         &mut self,
         record: KinesisRecord,
@@ -337,8 +364,8 @@ impl Pipeline {
         if shard_id != *record.predicted_shard {
             self.map_stale = true;
         }
-        let metrics = self.shard_metrics(&shard_id);
-        let predicted = self.shard_metrics(&record.predicted_shard);
+        let metrics = self.metrics.shard(&shard_id);
+        let predicted = self.metrics.shard(&record.predicted_shard);
         self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
         self.metrics
             .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
@@ -384,7 +411,7 @@ impl Pipeline {
             records = record.members.len(),
             "attempt failed"
         );
-        let metrics = self.shard_metrics(&record.predicted_shard);
+        let metrics = self.metrics.shard(&record.predicted_shard);
         if error.kind == ErrorKind::Throttled {
             self.metrics.add(&metrics, Counter::Throttled, 1, now);
             if let Some(i) = self.map.position(&record.predicted_shard) {
@@ -469,7 +496,7 @@ impl Pipeline {
             .chain([self.collector.take()])
             .collect();
         for record in batches.into_iter().flatten() {
-            let metrics = self.shard_metrics(&record.predicted_shard);
+            let metrics = self.metrics.shard(&record.predicted_shard);
             self.metrics
                 .add_pending(&metrics, -(record.members.len() as i64));
             held.extend(record.members);
@@ -736,6 +763,45 @@ mod tests {
         assert!(p.map_is_stale());
         assert!(rx.iter_mut().all(|r| r.try_recv().is_err()), "all retried");
         assert_eq!(p.outstanding(), 3);
+    }
+
+    #[test]
+    fn records_no_open_shard_covers_wait_for_a_map_then_expire() {
+        let t0 = Instant::now();
+        let mut closed = ShardMap::even_split(1).shards().to_vec();
+        closed[0].open = false;
+        let config = ProducerConfig {
+            record_ttl: 2 * SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = Pipeline::new(
+            config,
+            Arc::new(ShardMap::new(closed)),
+            ProducerMetrics::new(),
+        );
+        let mut rx = put(&mut p, "k", t0);
+        assert!(p.map_is_stale());
+        assert!(all(&mut p, t0 + SEC).is_empty());
+        assert!(rx.try_recv().is_err());
+        assert_eq!(p.next_wakeup(), Some(t0 + 2 * SEC));
+        assert!(all(&mut p, t0 + 2 * SEC).is_empty());
+        let Outcome::Failed(f) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert!(matches!(f.reason, FailureReason::Expired { .. }), "{f:?}");
+        assert_eq!(p.outstanding(), 0);
+    }
+
+    #[test]
+    fn an_answer_with_the_wrong_number_of_entries_retries_the_batch() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default());
+        let mut rx = put(&mut p, "k", t0);
+        let batch = all(&mut p, t0 + SEC);
+        p.on_result(batch, Ok(Vec::new()), t0 + SEC);
+        assert!(rx.try_recv().is_err(), "not lost, not resolved: retried");
+        assert_eq!(p.outstanding(), 1);
+        assert_eq!(p.metrics.snapshot(0).sum(|s| s.retries), 1);
     }
 
     #[test]

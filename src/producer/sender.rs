@@ -43,16 +43,6 @@ pub async fn put_records(
         Ok(Err(error)) => return Err(classify_sdk_error(error)),
         Ok(Ok(response)) => response,
     };
-    if response.records().len() != batch.len() {
-        return Err(AttemptError::transient(
-            "MalformedResponse",
-            format!(
-                "{} results for {} records",
-                response.records().len(),
-                batch.len()
-            ),
-        ));
-    }
     Ok(response
         .records()
         .iter()
