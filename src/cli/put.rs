@@ -183,8 +183,8 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let grace = config.record_ttl + config.request_timeout;
     let report = tokio::select! {
         report = producer.shutdown(grace) => report,
-        _ = &mut ctrl_c, if !interrupted => {
-            anyhow::bail!("interrupted twice: stopped without waiting for outstanding records");
+        _ = tokio::signal::ctrl_c() => {
+            anyhow::bail!("interrupted again: stopped without waiting for outstanding records");
         }
     };
     let tally = tally.await?;
