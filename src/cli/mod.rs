@@ -95,7 +95,7 @@ pub struct StreamArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send records through the producer and print what happened to them.
-    Put(put::PutArgs),
+    Put(Box<put::PutArgs>),
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.
     Shards(shards::ShardsArgs),
 }
@@ -119,7 +119,7 @@ pub async fn open_stream(target: &TargetFlags, stream: &StreamArgs) -> anyhow::R
 /// Runs a parsed command line; the result is the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Put(args) => put::run(&cli.target, args).await,
+        Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
     }
 }

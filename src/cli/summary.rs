@@ -2,6 +2,7 @@
 
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::outcome::Outcome;
+use crate::producer::PendingOutcome;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,8 +29,29 @@ impl Default for Tally {
     }
 }
 
+/// What the tally is told about one record.
+pub enum Resolved {
+    /// Accepted by the producer; its outcome is still to come.
+    Pending(PendingOutcome),
+    /// Refused before it was queued (bad key, too large, ...).
+    Refused { label: String, message: String },
+}
+
 impl Tally {
-    pub fn add(&mut self, outcome: &Outcome) {
+    /// Counts one record, waiting for its outcome if it is still pending.
+    pub async fn add(&mut self, resolved: Resolved) {
+        match resolved {
+            Resolved::Pending(pending) => self.add_outcome(&pending.await),
+            Resolved::Refused { label, message } => self.add_failure(label, message),
+        }
+    }
+
+    fn add_failure(&mut self, label: String, message: String) {
+        *self.failed_by_reason.entry(label).or_default() += 1;
+        self.first_failure.get_or_insert(message);
+    }
+
+    fn add_outcome(&mut self, outcome: &Outcome) {
         let us = (outcome.latency().as_micros() as u64).clamp(1, 3_600_000_000);
         self.latency_us.record(us).ok();
         match outcome {

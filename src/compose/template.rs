@@ -766,3 +766,32 @@ mod tests {
         assert!(!Template::parse("{{seq}}").unwrap().uses_shard());
     }
 }
+
+#[cfg(test)]
+mod sample_templates {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn every_sample_template_parses_and_json_ones_render_json() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let template =
+                Template::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut rng = SmallRng::seed_from_u64(3);
+            let mut out = String::new();
+            for seq in 0..200 {
+                template.render(RenderContext { seq, shard: None }, &mut rng, &mut out);
+                if path.extension().is_some_and(|e| e == "json") {
+                    serde_json::from_str::<Value>(&out)
+                        .unwrap_or_else(|e| panic!("{}: {e}: {out}", path.display()));
+                }
+            }
+            seen += 1;
+        }
+        assert!(seen >= 4);
+    }
+}

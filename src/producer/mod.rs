@@ -51,6 +51,18 @@ pub enum PutError {
     Stopped,
 }
 
+impl PutError {
+    /// A short label for counting refusals by reason.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PutError::InvalidKey(_) => "InvalidKey",
+            PutError::TooLarge { .. } => "TooLarge",
+            PutError::Full(_) => "Full",
+            PutError::Stopped => "Stopped",
+        }
+    }
+}
+
 /// Why the producer could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -1,0 +1,243 @@
+//! Rate shapes: how many records per second to send over time, and when record `n` is due.
+
+use std::f64::consts::TAU;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateShape {
+    /// R records/s throughout.
+    Constant(f64),
+    /// From one rate to another, linearly over a time, then holding the second.
+    Ramp { from: f64, to: f64, over: f64 },
+    /// R records/s for `on` seconds, then nothing for `off` seconds, repeating.
+    Burst { rate: f64, on: f64, off: f64 },
+    /// A sine wave between two rates with a period.
+    Sine { low: f64, high: f64, period: f64 },
+    /// As fast as the producer accepts records (backpressure sets the pace).
+    Max,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("--rate {spec:?}: {message}; use R, constant:R, ramp:FROM:TO:SECS, burst:R:ON_SECS:OFF_SECS, sine:LOW:HIGH:PERIOD_SECS or max")]
+pub struct RateError {
+    spec: String,
+    message: String,
+}
+
+impl FromStr for RateShape {
+    type Err = RateError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let err = |message: &str| RateError {
+            spec: spec.to_string(),
+            message: message.to_string(),
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let numbers = |parts: &[&str]| -> Result<Vec<f64>, RateError> {
+            parts
+                .iter()
+                .map(|p| {
+                    p.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 10_000_000.0)
+                        .ok_or_else(|| err(&format!("{p:?} is not a number from 0 to 10000000")))
+                })
+                .collect()
+        };
+        let shape = match parts.as_slice() {
+            ["max"] => RateShape::Max,
+            [r] | ["constant", r] => RateShape::Constant(numbers(&[r])?[0]),
+            ["ramp", rest @ ..] if rest.len() == 3 => {
+                let v = numbers(rest)?;
+                RateShape::Ramp {
+                    from: v[0],
+                    to: v[1],
+                    over: v[2],
+                }
+            }
+            ["burst", rest @ ..] if rest.len() == 3 => {
+                let v = numbers(rest)?;
+                RateShape::Burst {
+                    rate: v[0],
+                    on: v[1],
+                    off: v[2],
+                }
+            }
+            ["sine" | "periodic", rest @ ..] if rest.len() == 3 => {
+                let v = numbers(rest)?;
+                RateShape::Sine {
+                    low: v[0].min(v[1]),
+                    high: v[0].max(v[1]),
+                    period: v[2],
+                }
+            }
+            _ => return Err(err("not a rate shape")),
+        };
+        let ok = match shape {
+            RateShape::Constant(r) => r > 0.0,
+            RateShape::Ramp { from, to, over } => over > 0.0 && (from > 0.0 || to > 0.0),
+            RateShape::Burst { rate, on, .. } => rate > 0.0 && on > 0.0,
+            RateShape::Sine { high, period, .. } => high > 0.0 && period > 0.0,
+            RateShape::Max => true,
+        };
+        if ok {
+            Ok(shape)
+        } else {
+            Err(err("the rate, and every duration, must be above 0"))
+        }
+    }
+}
+
+impl RateShape {
+    /// The target rate at `t` seconds.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        match *self {
+            RateShape::Constant(r) => r,
+            RateShape::Ramp { from, to, over } => from + (to - from) * (t / over).min(1.0),
+            RateShape::Burst { rate, on, off } => {
+                if t % (on + off) < on {
+                    rate
+                } else {
+                    0.0
+                }
+            }
+            RateShape::Sine { low, high, period } => {
+                let (mid, amp) = ((low + high) / 2.0, (high - low) / 2.0);
+                mid + amp * (TAU * t / period).sin()
+            }
+            RateShape::Max => f64::INFINITY,
+        }
+    }
+
+    /// Records due by `t` seconds: the integral of the rate from 0 to `t`.
+    pub fn records_by(&self, t: f64) -> f64 {
+        match *self {
+            RateShape::Constant(r) => r * t,
+            RateShape::Ramp { from, to, over } => {
+                let ramp = t.min(over);
+                from * ramp + (to - from) * ramp * ramp / (2.0 * over) + to * (t - over).max(0.0)
+            }
+            RateShape::Burst { rate, on, off } => {
+                let period = on + off;
+                let cycles = (t / period).floor();
+                rate * (cycles * on + (t - cycles * period).min(on))
+            }
+            RateShape::Sine { low, high, period } => {
+                let (mid, amp) = ((low + high) / 2.0, (high - low) / 2.0);
+                mid * t + amp * period / TAU * (1.0 - (TAU * t / period).cos())
+            }
+            RateShape::Max => f64::INFINITY,
+        }
+    }
+
+    /// When record `n` (from 0) is due, from the start; `None` for `max` (always due).
+    pub fn due(&self, n: u64) -> Option<Duration> {
+        match *self {
+            RateShape::Max => return None,
+            _ if n == 0 => return Some(Duration::ZERO),
+            RateShape::Constant(r) => return Some(Duration::from_secs_f64(n as f64 / r)),
+            _ => {}
+        }
+        let target = n as f64;
+        // The integral only grows: find an upper bound, then bisect.
+        let mut hi = 1.0;
+        while self.records_by(hi) < target {
+            hi *= 2.0;
+        }
+        let mut lo = 0.0;
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if self.records_by(mid) < target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(Duration::from_secs_f64(hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(spec: &str) -> RateShape {
+        spec.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn shapes_parse_and_bad_ones_say_why() {
+        assert_eq!(shape("500"), RateShape::Constant(500.0));
+        assert_eq!(shape("constant:2.5"), RateShape::Constant(2.5));
+        assert_eq!(shape("max"), RateShape::Max);
+        assert_eq!(
+            shape("ramp:10:100:5"),
+            RateShape::Ramp {
+                from: 10.0,
+                to: 100.0,
+                over: 5.0
+            }
+        );
+        assert_eq!(
+            shape("sine:900:100:10"),
+            RateShape::Sine {
+                low: 100.0,
+                high: 900.0,
+                period: 10.0
+            }
+        );
+        for bad in [
+            "0",
+            "-5",
+            "fast",
+            "ramp:1:2",
+            "burst:100:0:1",
+            "sine:1:2:0",
+            "constant:nan",
+        ] {
+            let err = bad.parse::<RateShape>().unwrap_err();
+            assert!(err.to_string().contains("--rate"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_integral_matches_a_numeric_sum_of_the_rate() {
+        for spec in [
+            "500",
+            "ramp:100:1000:4",
+            "burst:2000:0.5:1.5",
+            "sine:100:1000:3",
+        ] {
+            let s = shape(spec);
+            let dt = 1e-4;
+            let numeric: f64 = (0..100_000)
+                .map(|i| s.rate_at((i as f64 + 0.5) * dt) * dt)
+                .sum();
+            let exact = s.records_by(10.0);
+            assert!(
+                (numeric - exact).abs() / exact < 1e-3,
+                "{spec}: {numeric} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_are_due_where_the_integral_reaches_them() {
+        assert_eq!(shape("max").due(5), None);
+        assert_eq!(shape("100").due(0), Some(Duration::ZERO));
+        let due = shape("100").due(250).unwrap().as_secs_f64();
+        assert!((due - 2.5).abs() < 1e-6, "{due}");
+        // Nothing is due during a burst's off time.
+        let burst = shape("burst:1000:1:2");
+        let after_first_burst = burst.due(1000).unwrap().as_secs_f64();
+        let first_of_second = burst.due(1001).unwrap().as_secs_f64();
+        assert!(
+            after_first_burst <= 1.0 + 1e-6 && first_of_second >= 3.0,
+            "{after_first_burst} {first_of_second}"
+        );
+        let ramp = shape("ramp:0:100:10");
+        // 0 -> 100 over 10 s is 500 records; the 125th is due at 5 s.
+        assert!((ramp.due(125).unwrap().as_secs_f64() - 5.0).abs() < 1e-6);
+    }
+}
