@@ -1,6 +1,7 @@
 //! The command line: flags, dispatch, and how errors reach the user.
 
 pub mod put;
+pub mod read;
 pub mod shards;
 pub mod summary;
 
@@ -98,6 +99,9 @@ pub enum Command {
     Put(Box<put::PutArgs>),
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.
     Shards(shards::ShardsArgs),
+    /// Read records back from the stream, deaggregated (to the current end, or --follow).
+    #[command(alias = "tail")]
+    Read(read::ReadArgs),
 }
 
 /// Connects to the target and makes sure the stream is there (created only on the embedded
@@ -121,5 +125,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
+        Command::Read(args) => read::run(&cli.target, args).await,
     }
 }

@@ -5,4 +5,5 @@ pub mod admin;
 pub mod client;
 pub mod embedded;
 pub mod hash_key;
+pub mod reader;
 pub mod shard_map;

@@ -1,0 +1,248 @@
+//! Reading a stream back: GetRecords over every shard (or one), deaggregated into user records.
+//!
+//! Without `follow`, each shard is read from its start position to its current end and the
+//! shards are read one after another, so output is in per-shard order. With `follow`, every open
+//! shard is read at once until stopped, polling within the read limits (5 calls/s per shard), and
+//! the children of a shard that closes (a split or merge) are read from their beginning.
+
+use crate::kinesis::shard_map::list_shards;
+use crate::producer::aggregation::deaggregate;
+use crate::producer::sender::describe;
+use aws_sdk_kinesis::primitives::DateTime;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_kinesis::Client;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+
+/// Where reading starts in each shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartAt {
+    TrimHorizon,
+    Latest,
+    Timestamp(SystemTime),
+    /// At a sequence number (which belongs to one shard).
+    Sequence(String),
+}
+
+impl std::str::FromStr for StartAt {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "trim-horizon" | "TRIM_HORIZON" => Ok(StartAt::TrimHorizon),
+            "latest" | "LATEST" => Ok(StartAt::Latest),
+            t if t.len() > 20 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(StartAt::Sequence(t.to_string())),
+            t if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                let secs: u64 = t.parse().map_err(|_| format!("{t:?} is not a time"))?;
+                Ok(StartAt::Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+            }
+            t => humantime::parse_rfc3339_weak(t).map(StartAt::Timestamp).map_err(|_| {
+                format!(
+                    "{t:?} is not a start position: use trim-horizon, latest, a time (2026-11-25T19:00:00Z or epoch seconds) or a sequence number"
+                )
+            }),
+        }
+    }
+}
+
+/// One user record read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadRecord {
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub sub_sequence_number: u64,
+    pub aggregated: bool,
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+    pub arrival_time: Option<SystemTime>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub stream: String,
+    /// Only this shard; otherwise every shard.
+    pub shard: Option<String>,
+    pub start: StartAt,
+    pub follow: bool,
+}
+
+/// Reads the stream as `options` say, sending each user record to `out` until done, `out` is
+/// closed, or (when following) forever.
+pub async fn read(
+    client: &Client,
+    options: &ReadOptions,
+    out: mpsc::Sender<ReadRecord>,
+) -> Result<(), String> {
+    let map = list_shards(client, &options.stream)
+        .await
+        .map_err(|e| describe(&e))?;
+    let shards: Vec<String> = match &options.shard {
+        Some(id) => {
+            map.get(id)
+                .ok_or_else(|| format!("stream {:?} has no shard {id:?}", options.stream))?;
+            vec![id.clone()]
+        }
+        None if options.follow => map.open_shards().map(|s| s.shard_id.clone()).collect(),
+        None => map.shards().iter().map(|s| s.shard_id.clone()).collect(),
+    };
+    if matches!(options.start, StartAt::Sequence(_)) && options.shard.is_none() {
+        return Err(
+            "--from SEQUENCE_NUMBER needs --shard: a sequence number belongs to one shard".into(),
+        );
+    }
+    if !options.follow {
+        for shard in shards {
+            read_shard(client, options, &shard, options.start.clone(), &out).await?;
+        }
+        return Ok(());
+    }
+    let (closed_tx, mut closed_rx) = mpsc::unbounded_channel::<String>();
+    let mut started: HashSet<String> = shards.iter().cloned().collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    let spawn =
+        |tasks: &mut tokio::task::JoinSet<Result<(), String>>, shard: String, start: StartAt| {
+            let (client, options, out, closed) = (
+                client.clone(),
+                options.clone(),
+                out.clone(),
+                closed_tx.clone(),
+            );
+            tasks.spawn(async move {
+                read_shard(&client, &options, &shard, start, &out).await?;
+                let _ = closed.send(shard);
+                Ok(())
+            });
+        };
+    for shard in shards {
+        spawn(&mut tasks, shard, options.start.clone());
+    }
+    loop {
+        tokio::select! {
+            Some(done) = tasks.join_next() => {
+                done.map_err(|e| e.to_string())??;
+            }
+            Some(closed) = closed_rx.recv() => {
+                // Follow the children of a shard that has ended, from their beginning.
+                let map = list_shards(client, &options.stream).await.map_err(|e| describe(&e))?;
+                for child in map.shards().iter().filter(|s| s.parent_shard_id.as_deref() == Some(&closed)) {
+                    if started.insert(child.shard_id.clone()) {
+                        spawn(&mut tasks, child.shard_id.clone(), StartAt::TrimHorizon);
+                    }
+                }
+            }
+            _ = out.closed() => return Ok(()),
+        }
+    }
+}
+
+async fn iterator(
+    client: &Client,
+    stream: &str,
+    shard: &str,
+    start: &StartAt,
+) -> Result<Option<String>, String> {
+    let request = client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard);
+    let request = match start {
+        StartAt::TrimHorizon => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        StartAt::Latest => request.shard_iterator_type(ShardIteratorType::Latest),
+        StartAt::Timestamp(t) => request
+            .shard_iterator_type(ShardIteratorType::AtTimestamp)
+            .timestamp(DateTime::from(*t)),
+        StartAt::Sequence(s) => request
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .starting_sequence_number(s),
+    };
+    let answer = request.send().await.map_err(|e| describe(&e))?;
+    Ok(answer.shard_iterator().map(str::to_string))
+}
+
+/// Reads one shard; returns when it is read to its end (closed, or caught up when not
+/// following) or `out` is closed.
+async fn read_shard(
+    client: &Client,
+    options: &ReadOptions,
+    shard: &str,
+    start: StartAt,
+    out: &mpsc::Sender<ReadRecord>,
+) -> Result<(), String> {
+    let mut it = iterator(client, &options.stream, shard, &start).await?;
+    let mut last_sequence: Option<String> = None;
+    let mut backoff = Duration::from_millis(200);
+    while let Some(current) = it.take() {
+        let page = match client
+            .get_records()
+            .shard_iterator(&current)
+            .limit(10_000)
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                let service = e.as_service_error();
+                if service.is_some_and(|s| s.is_expired_iterator_exception()) {
+                    let resume = match &last_sequence {
+                        Some(seq) => StartAt::Sequence(seq.clone()),
+                        None => start.clone(),
+                    };
+                    it = iterator(client, &options.stream, shard, &resume).await?;
+                    // AT_SEQUENCE_NUMBER repeats the last record read; it is skipped below.
+                    continue;
+                }
+                if service.is_some_and(|s| s.is_provisioned_throughput_exceeded_exception()) {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    it = Some(current);
+                    continue;
+                }
+                return Err(format!("GetRecords on {shard}: {}", describe(&e)));
+            }
+        };
+        backoff = Duration::from_millis(200);
+        for record in page.records() {
+            if last_sequence.as_deref() == Some(record.sequence_number()) {
+                continue;
+            }
+            last_sequence = Some(record.sequence_number().to_string());
+            let arrival = record
+                .approximate_arrival_timestamp()
+                .and_then(|t| SystemTime::try_from(*t).ok());
+            for user in deaggregate(
+                record.partition_key().unwrap_or_default(),
+                None,
+                record.data().as_ref(),
+            ) {
+                let read = ReadRecord {
+                    shard_id: shard.to_string(),
+                    sequence_number: record.sequence_number().to_string(),
+                    sub_sequence_number: user.sub_sequence_number,
+                    aggregated: user.aggregated,
+                    partition_key: user.partition_key,
+                    explicit_hash_key: user.explicit_hash_key,
+                    arrival_time: arrival,
+                    data: user.data,
+                };
+                if out.send(read).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        it = page.next_shard_iterator().map(str::to_string);
+        let caught_up = page.millis_behind_latest() == Some(0) || page.records().is_empty();
+        if caught_up && !options.follow {
+            return Ok(());
+        }
+        if caught_up {
+            // Stay within 5 GetRecords calls per second per shard while waiting for data.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = out.closed() => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
