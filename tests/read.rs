@@ -91,3 +91,76 @@ async fn read_returns_what_put_wrote() {
     assert_eq!(text_lines.len(), 10);
     assert!(text_lines[0].starts_with("shardId-"), "{}", text_lines[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_keeps_reading_and_follows_a_split_into_its_children() {
+    use kwb::kinesis::reader::{read, ReadOptions, StartAt};
+    use kwb::producer::config::ProducerConfig;
+    use kwb::producer::record::NewRecord;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    let (t, producer) = common::producer("follow", 2, ProducerConfig::default()).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+    let options = ReadOptions {
+        stream: "follow".into(),
+        shard: None,
+        start: StartAt::TrimHorizon,
+        follow: true,
+    };
+    let client = t.connection.admin.clone();
+    let reader = tokio::spawn(async move { read(&client, &options, tx).await });
+    let put = |from: u32, to: u32| {
+        let producer = &producer;
+        async move {
+            let mut pending = Vec::new();
+            for i in from..to {
+                pending.push(
+                    producer
+                        .put(NewRecord::new(format!("k{i}"), format!("{i}")))
+                        .await
+                        .unwrap(),
+                );
+            }
+            for outcome in pending {
+                assert!(outcome.await.is_delivered());
+            }
+        }
+    };
+    put(0, 100).await;
+    let mut got = HashSet::new();
+    while got.len() < 100 {
+        got.insert(rx.recv().await.unwrap().partition_key);
+    }
+    let map = kwb::kinesis::shard_map::list_shards(&t.connection.admin, "follow")
+        .await
+        .unwrap();
+    let parent = map.shards()[0].clone();
+    t.connection
+        .admin
+        .split_shard()
+        .stream_name("follow")
+        .shard_to_split(&parent.shard_id)
+        .new_starting_hash_key(parent.middle_hash_key().to_string())
+        .send()
+        .await
+        .unwrap();
+    kwb::kinesis::admin::ensure_stream(&t.connection.admin, "follow", 2, false)
+        .await
+        .unwrap();
+    put(100, 300).await;
+    let mut children = HashSet::new();
+    while got.len() < 300 {
+        let record = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("follow stopped delivering")
+            .unwrap();
+        if record.shard_id != parent.shard_id && record.shard_id != map.shards()[1].shard_id {
+            children.insert(record.shard_id.clone());
+        }
+        got.insert(record.partition_key);
+    }
+    assert_eq!(children.len(), 2, "both children of the split were read");
+    drop(rx);
+    reader.await.unwrap().unwrap();
+}
