@@ -3,9 +3,12 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-fn kwb(args: &[&str]) -> Output {
+/// Runs kwb with its local data in `data` and no AWS target in the environment.
+fn kwb_in(data: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
     for var in [
         "AWS_ENDPOINT_URL",
@@ -14,7 +17,14 @@ fn kwb(args: &[&str]) -> Output {
     ] {
         command.env_remove(var);
     }
+    command.env("KWB_DATA_DIR", data);
     command.args(args).output().expect("run kwb")
+}
+
+/// Runs kwb with fresh local data of its own.
+fn kwb(args: &[&str]) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    kwb_in(data.path(), args)
 }
 
 fn stderr(output: &Output) -> String {
@@ -199,4 +209,63 @@ fn an_endpoint_that_accepts_but_never_answers_times_out_with_a_clear_error() {
     );
     drop(silent);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn the_local_server_outlives_one_command() {
+    let data = tempfile::tempdir().unwrap();
+    let put = kwb_in(
+        data.path(),
+        &["put", "--count", "300", "--key", "seq", "--json"],
+    );
+    assert!(put.status.success(), "{}", stderr(&put));
+    let read = kwb_in(data.path(), &["read", "--json"]);
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert_eq!(String::from_utf8(read.stdout).unwrap().lines().count(), 300);
+    // Cleared, the stream is gone; the next command starts from nothing.
+    let reset = kwb_in(data.path(), &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let streams = kwb_in(data.path(), &["streams", "--json"]);
+    assert_eq!(
+        String::from_utf8(streams.stdout).unwrap().trim(),
+        r#"{"streams":[]}"#
+    );
+}
+
+#[test]
+fn other_commands_attach_to_kwb_serve_and_reset_waits_for_it() {
+    let data = tempfile::tempdir().unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_kwb"))
+        .env("KWB_DATA_DIR", data.path())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let endpoint = first
+        .trim()
+        .strip_prefix("endpoint: ")
+        .expect("endpoint line")
+        .to_string();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{first}");
+
+    let put = kwb_in(data.path(), &["put", "--count", "50", "--json"]);
+    assert!(put.status.success(), "{}", stderr(&put));
+    let summary: serde_json::Value = serde_json::from_slice(&put.stdout).unwrap();
+    assert!(
+        summary["target"].as_str().unwrap().contains(&endpoint),
+        "{summary}"
+    );
+    assert!(summary["target"]
+        .as_str()
+        .unwrap()
+        .contains("another kwb process"));
+    let reset = kwb_in(data.path(), &["reset", "--yes"]);
+    assert!(!reset.status.success());
+    assert!(stderr(&reset).contains("is using"), "{}", stderr(&reset));
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 }

@@ -1,8 +1,10 @@
 //! The command line: flags, dispatch, and how errors reach the user.
 
+pub mod local;
 pub mod put;
 pub mod read;
 pub mod shards;
+pub mod streams;
 pub mod summary;
 
 use crate::kinesis::admin::ensure_stream;
@@ -99,6 +101,14 @@ pub enum Command {
     Put(Box<put::PutArgs>),
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.
     Shards(shards::ShardsArgs),
+    /// Serve the local streams in the foreground (first line: `endpoint: URL`) for any client.
+    Serve(local::ServeArgs),
+    /// Delete every stream and record the local server keeps.
+    Reset(local::ResetArgs),
+    /// List, describe, create or delete streams.
+    Streams(streams::StreamsArgs),
+    /// The hash key and shard of each partition key.
+    ShardOf(streams::ShardOfArgs),
     /// Read records back from the stream, deaggregated (to the current end, or --follow).
     #[command(alias = "tail")]
     Read(read::ReadArgs),
@@ -126,5 +136,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,
+        Command::Streams(args) => streams::run(&cli.target, args).await,
+        Command::Serve(args) => local::serve(args).await,
+        Command::Reset(args) => local::reset_data(args),
+        Command::ShardOf(args) => streams::shard_of(&cli.target, args).await,
     }
 }

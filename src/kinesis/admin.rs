@@ -1,6 +1,6 @@
 //! Stream administration: names, existence, creation and waiting for a stream to be usable.
 
-use crate::producer::sender::describe;
+use crate::producer::sender::describe as describe_error;
 use aws_sdk_kinesis::error::SdkError;
 use aws_sdk_kinesis::types::StreamStatus;
 use aws_sdk_kinesis::Client;
@@ -24,6 +24,136 @@ pub enum AdminError {
     Unreachable(String),
     #[error("{0}")]
     Service(String),
+}
+
+/// What `DescribeStreamSummary` says about a stream, in the terms kwb shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StreamSummary {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    /// PROVISIONED or ON_DEMAND.
+    pub mode: String,
+    pub open_shards: i32,
+    pub retention_hours: i32,
+    pub encryption: String,
+    /// Shard-level metrics enabled by enhanced monitoring.
+    pub shard_level_metrics: Vec<String>,
+    pub consumers: Option<i32>,
+    /// Largest record the stream accepts, where the service says.
+    pub max_record_size_kib: Option<i32>,
+}
+
+/// Describes a stream.
+pub async fn describe(client: &Client, name: &str) -> Result<StreamSummary, AdminError> {
+    let answer = client
+        .describe_stream_summary()
+        .stream_name(name)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_resource_not_found_exception() => {
+                AdminError::NotFound(name.to_string())
+            }
+            _ => AdminError::Service(describe_error(&e)),
+        })?;
+    let d = answer.stream_description_summary().ok_or_else(|| {
+        AdminError::Service("DescribeStreamSummary returned no description".into())
+    })?;
+    Ok(StreamSummary {
+        name: d.stream_name().to_string(),
+        arn: d.stream_arn().to_string(),
+        status: d.stream_status().as_str().to_string(),
+        mode: d
+            .stream_mode_details()
+            .map_or("PROVISIONED", |m| m.stream_mode().as_str())
+            .to_string(),
+        open_shards: d.open_shard_count(),
+        retention_hours: d.retention_period_hours(),
+        encryption: d
+            .encryption_type()
+            .map_or("NONE", |e| e.as_str())
+            .to_string(),
+        shard_level_metrics: d
+            .enhanced_monitoring()
+            .iter()
+            .flat_map(|m| m.shard_level_metrics())
+            .map(|m| m.as_str().to_string())
+            .collect(),
+        consumers: d.consumer_count(),
+        max_record_size_kib: d.max_record_size_in_kib(),
+    })
+}
+
+/// Every stream name, all pages.
+pub async fn list_streams(client: &Client) -> Result<Vec<String>, AdminError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_streams()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| AdminError::Service(describe_error(&e)))?;
+        names.extend(page.stream_names().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() || !page.has_more_streams() {
+            return Ok(names);
+        }
+    }
+}
+
+/// How a new stream is provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    Shards(u32),
+    OnDemand,
+}
+
+/// Creates a stream and waits until it is ACTIVE.
+pub async fn create_stream(
+    client: &Client,
+    name: &str,
+    capacity: Capacity,
+) -> Result<(), AdminError> {
+    validate_stream_name(name)?;
+    let request = client.create_stream().stream_name(name);
+    let request = match capacity {
+        Capacity::Shards(n) if (1..=MAX_SHARDS_EMBEDDED).contains(&n) => {
+            request.shard_count(n as i32)
+        }
+        Capacity::Shards(n) => return Err(AdminError::BadShardCount(n)),
+        Capacity::OnDemand => request.stream_mode_details(
+            aws_sdk_kinesis::types::StreamModeDetails::builder()
+                .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+                .build()
+                .map_err(|e| AdminError::Service(e.to_string()))?,
+        ),
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| AdminError::Service(describe_error(&e)))?;
+    wait_active(client, name, Duration::from_secs(120)).await
+}
+
+/// Deletes a stream.
+pub async fn delete_stream(client: &Client, name: &str) -> Result<(), AdminError> {
+    validate_stream_name(name)?;
+    client
+        .delete_stream()
+        .stream_name(name)
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_resource_not_found_exception() => {
+                AdminError::NotFound(name.to_string())
+            }
+            _ => AdminError::Service(describe_error(&e)),
+        })?;
+    Ok(())
 }
 
 pub fn validate_stream_name(name: &str) -> Result<(), AdminError> {
@@ -59,9 +189,9 @@ pub async fn stream_status(
             Ok(None)
         }
         Err(e @ (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_))) => {
-            Err(AdminError::Unreachable(describe(&e)))
+            Err(AdminError::Unreachable(describe_error(&e)))
         }
-        Err(e) => Err(AdminError::Service(describe(&e))),
+        Err(e) => Err(AdminError::Service(describe_error(&e))),
     }
 }
 
@@ -74,22 +204,11 @@ pub async fn ensure_stream(
     create: bool,
 ) -> Result<(), AdminError> {
     validate_stream_name(name)?;
-    if stream_status(client, name).await?.is_none() {
-        if !create {
-            return Err(AdminError::NotFound(name.to_string()));
-        }
-        if !(1..=MAX_SHARDS_EMBEDDED).contains(&shards) {
-            return Err(AdminError::BadShardCount(shards));
-        }
-        client
-            .create_stream()
-            .stream_name(name)
-            .shard_count(shards as i32)
-            .send()
-            .await
-            .map_err(|e| AdminError::Service(describe(&e)))?;
+    match stream_status(client, name).await? {
+        None if create => create_stream(client, name, Capacity::Shards(shards)).await,
+        None => Err(AdminError::NotFound(name.to_string())),
+        Some(_) => wait_active(client, name, Duration::from_secs(120)).await,
     }
-    wait_active(client, name, Duration::from_secs(120)).await
 }
 
 async fn wait_active(client: &Client, name: &str, limit: Duration) -> Result<(), AdminError> {

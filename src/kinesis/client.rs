@@ -4,9 +4,8 @@
 //! and bounded timeouts, and a producer client whose retries are off, because the producer owns
 //! retrying (with backoff, TTL and per-shard feedback).
 
-use crate::kinesis::embedded::{
-    EmbeddedOptions, EmbeddedServer, EMBEDDED_ACCESS_KEY, EMBEDDED_REGION, EMBEDDED_SECRET_KEY,
-};
+use crate::kinesis::embedded::{EMBEDDED_ACCESS_KEY, EMBEDDED_REGION, EMBEDDED_SECRET_KEY};
+use crate::kinesis::local::{data_dir, host_or_attach, Local};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -41,15 +40,35 @@ impl Default for TargetArgs {
 /// The resolved target, for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Embedded { endpoint: String },
-    Endpoint { endpoint: String },
-    Aws { region: String },
+    /// The local server; `held` when this process runs it, otherwise another kwb process does.
+    Embedded {
+        endpoint: String,
+        held: bool,
+    },
+    Endpoint {
+        endpoint: String,
+    },
+    Aws {
+        region: String,
+    },
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Embedded { endpoint } => write!(f, "embedded ferrokinesis at {endpoint}"),
+            Target::Embedded {
+                endpoint,
+                held: true,
+            } => write!(f, "embedded ferrokinesis at {endpoint}"),
+            Target::Embedded {
+                endpoint,
+                held: false,
+            } => {
+                write!(
+                    f,
+                    "embedded ferrokinesis at {endpoint} (served by another kwb process)"
+                )
+            }
             Target::Endpoint { endpoint } => write!(f, "endpoint {endpoint}"),
             Target::Aws { region } => write!(f, "AWS {region}"),
         }
@@ -71,13 +90,13 @@ pub struct Connection {
     pub admin: Client,
     pub producer: Client,
     pub target: Target,
-    /// Held so the embedded server lives as long as the connection.
-    pub embedded: Option<EmbeddedServer>,
+    /// Held so the local server lives as long as the connection.
+    pub local: Option<Local>,
 }
 
 impl Connection {
     pub fn is_embedded(&self) -> bool {
-        self.embedded.is_some()
+        matches!(self.target, Target::Embedded { .. })
     }
 }
 
@@ -138,17 +157,21 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     if let Some(region) = &args.region {
         loader = loader.region(Region::new(region.clone()));
     }
-    let mut embedded = None;
+    let mut local = None;
     let dummy = Credentials::new(EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, None, None, "kwb");
     let target = if !named {
-        let server = EmbeddedServer::start(EmbeddedOptions::default()).await?;
+        let server = host_or_attach(&data_dir()?, 0).await?;
         let url = server.endpoint();
         loader = loader
             .endpoint_url(&url)
             .region(Region::new(EMBEDDED_REGION))
             .credentials_provider(dummy);
-        embedded = Some(server);
-        Target::Embedded { endpoint: url }
+        let held = matches!(server, Local::Holder { .. });
+        local = Some(server);
+        Target::Embedded {
+            endpoint: url,
+            held,
+        }
     } else if let Some((_, url)) = endpoint {
         loader = loader.endpoint_url(&url);
         // Local servers take any credentials; use placeholders when none are configured.
@@ -200,7 +223,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         admin: Client::from_conf(admin),
         producer: Client::from_conf(producer),
         target,
-        embedded,
+        local,
     })
 }
 

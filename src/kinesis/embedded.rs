@@ -1,8 +1,10 @@
 //! The embedded Kinesis-compatible server: ferrokinesis, in-process, on a loopback port, with
-//! per-shard write limits enforced like the real service.
+//! per-shard write limits enforced like the real service, in memory or kept in a folder.
 
 use axum::extract::DefaultBodyLimit;
-use ferrokinesis::store::StoreOptions;
+use ferrokinesis::store::{
+    DurableStateOptions, StoreOptions, DEFAULT_DURABLE_SNAPSHOT_INTERVAL_SECS,
+};
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,6 +31,11 @@ pub struct EmbeddedOptions {
     pub enforce_limits: bool,
     /// Most open shards across all streams.
     pub shard_limit: u32,
+    /// Keep streams and records in this folder (write-ahead log and snapshots); in memory when
+    /// `None`.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Loopback port to listen on; 0 picks a free one.
+    pub port: u16,
 }
 
 impl Default for EmbeddedOptions {
@@ -36,6 +43,8 @@ impl Default for EmbeddedOptions {
         EmbeddedOptions {
             enforce_limits: true,
             shard_limit: 10_000,
+            state_dir: None,
+            port: 0,
         }
     }
 }
@@ -50,12 +59,30 @@ impl EmbeddedServer {
             delete_stream_ms: 0,
             update_stream_ms: 0,
             aws_region: EMBEDDED_REGION.to_string(),
+            durable: options
+                .state_dir
+                .clone()
+                .map(|state_dir| DurableStateOptions {
+                    state_dir,
+                    snapshot_interval_secs: DEFAULT_DURABLE_SNAPSHOT_INTERVAL_SECS,
+                    max_retained_bytes: None,
+                }),
             ..StoreOptions::default()
         };
-        let (app, _store) = ferrokinesis::create_app(store_options);
+        let (app, store) = ferrokinesis::create_app(store_options);
+        if let Err(e) = store.check_ready() {
+            let place = options
+                .state_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            return Err(std::io::Error::other(format!(
+                "the embedded store in {place} cannot be used ({e:?}); `kwb reset` clears it"
+            )));
+        }
         // Data travels base64-encoded in JSON: a 10 MiB PutRecords request is ~14 MB of body.
         let app = app.layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(ferrokinesis::serve_plain_http(listener, app, async move {

@@ -5,5 +5,6 @@ pub mod admin;
 pub mod client;
 pub mod embedded;
 pub mod hash_key;
+pub mod local;
 pub mod reader;
 pub mod shard_map;

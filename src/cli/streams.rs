@@ -1,0 +1,151 @@
+//! `kwb streams`: list, describe, create and delete streams; `kwb shard-of`: where keys land.
+
+use crate::cli::{open_stream, StreamArgs, TargetFlags, DEFAULT_STREAM};
+use crate::kinesis::admin::{self, Capacity};
+use crate::kinesis::client::connect;
+use crate::kinesis::hash_key::{validate_partition_key, HashKey};
+use crate::kinesis::shard_map::list_shards;
+use crate::producer::sender::describe as describe_error;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::io::{BufRead, IsTerminal, Write};
+
+#[derive(Debug, Args)]
+pub struct StreamsArgs {
+    #[command(subcommand)]
+    pub action: Option<StreamsAction>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StreamsAction {
+    /// Every stream's name (the default).
+    List,
+    /// Mode, shards, retention, encryption, enhanced monitoring and maximum record size.
+    Describe {
+        #[arg(default_value = DEFAULT_STREAM)]
+        name: String,
+    },
+    /// Create a stream and wait until it is ACTIVE.
+    Create {
+        name: String,
+        /// Provisioned shards.
+        #[arg(long, default_value_t = 4, conflicts_with = "on_demand")]
+        shards: u32,
+        /// On-demand capacity instead of provisioned shards.
+        #[arg(long)]
+        on_demand: bool,
+    },
+    /// Delete a stream (asks first unless --yes).
+    Delete {
+        name: String,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Asks a yes/no question on the terminal; anything but y/yes is no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{question}: no terminal to ask on; pass --yes to confirm");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
+pub async fn run(target: &TargetFlags, args: StreamsArgs) -> anyhow::Result<i32> {
+    let connection = connect(&target.into()).await?;
+    let client = &connection.admin;
+    match args.action.unwrap_or(StreamsAction::List) {
+        StreamsAction::List => {
+            let names = admin::list_streams(client).await?;
+            if args.json {
+                println!("{}", json!({ "streams": names }));
+            } else {
+                names.iter().for_each(|n| println!("{n}"));
+            }
+        }
+        StreamsAction::Describe { name } => {
+            let summary = admin::describe(client, &name).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                let metrics = if summary.shard_level_metrics.is_empty() {
+                    "off".to_string()
+                } else {
+                    summary.shard_level_metrics.join(", ")
+                };
+                let max = summary
+                    .max_record_size_kib
+                    .map_or("1024 KiB (default)".to_string(), |k| format!("{k} KiB"));
+                println!("stream            {}\narn               {}\nstatus            {}\nmode              {}\nopen shards       {}\nretention         {} h\nencryption        {}\nshard metrics     {metrics}\nmax record size   {max}",
+                    summary.name, summary.arn, summary.status, summary.mode, summary.open_shards,
+                    summary.retention_hours, summary.encryption);
+            }
+        }
+        StreamsAction::Create {
+            name,
+            shards,
+            on_demand,
+        } => {
+            let capacity = if on_demand {
+                Capacity::OnDemand
+            } else {
+                Capacity::Shards(shards)
+            };
+            admin::create_stream(client, &name, capacity).await?;
+            eprintln!("created {name} on {}", connection.target);
+        }
+        StreamsAction::Delete { name, yes } => {
+            admin::validate_stream_name(&name)?;
+            if !yes && !confirm(&format!("delete stream {name} on {}?", connection.target))? {
+                eprintln!("not deleted");
+                return Ok(1);
+            }
+            admin::delete_stream(client, &name).await?;
+            eprintln!("deleted {name}");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct ShardOfArgs {
+    /// Partition keys.
+    #[arg(required = true)]
+    pub keys: Vec<String>,
+    #[command(flatten)]
+    pub stream: StreamArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kwb shard-of KEY...`: each key's hash key and the shard that owns it.
+pub async fn shard_of(target: &TargetFlags, args: ShardOfArgs) -> anyhow::Result<i32> {
+    for key in &args.keys {
+        validate_partition_key(key).map_err(|e| anyhow::anyhow!("{key:?}: {e}"))?;
+    }
+    let connection = open_stream(target, &args.stream).await?;
+    let map = list_shards(&connection.admin, &args.stream.stream)
+        .await
+        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe_error(&e)))?;
+    for key in &args.keys {
+        let hash = HashKey::of_partition_key(key);
+        let shard = map.shard_for(hash).map_or("-", |s| s.shard_id.as_str());
+        if args.json {
+            println!(
+                "{}",
+                json!({"partition_key": key, "hash_key": hash.to_string(), "shard_id": shard})
+            );
+        } else {
+            println!("{key}\t{hash}\t{shard}");
+        }
+    }
+    Ok(0)
+}
