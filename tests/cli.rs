@@ -17,7 +17,10 @@ fn kwb_in(data: &Path, args: &[&str]) -> Output {
     ] {
         command.env_remove(var);
     }
-    command.env("KWB_DATA_DIR", data);
+    // Background servers started by a test stop soon after it.
+    command
+        .env("KWB_DATA_DIR", data)
+        .env("KWB_IDLE_EXIT_SECS", "5");
     command.args(args).output().expect("run kwb")
 }
 
@@ -232,17 +235,31 @@ fn the_local_server_outlives_one_command() {
     );
 }
 
+/// A `kwb serve` child, killed when dropped (also when an assertion fails first), so that it
+/// never outlives the test holding the test runner's output open.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
-fn other_commands_attach_to_kwb_serve_and_reset_waits_for_it() {
+fn other_commands_use_kwb_serve_and_reset_clears_it() {
     let data = tempfile::tempdir().unwrap();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_kwb"))
-        .env("KWB_DATA_DIR", data.path())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_kwb"))
+            .env("KWB_DATA_DIR", data.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    std::io::BufReader::new(serve.stdout.take().unwrap())
+    std::io::BufReader::new(serve.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     let endpoint = first
@@ -259,13 +276,14 @@ fn other_commands_attach_to_kwb_serve_and_reset_waits_for_it() {
         summary["target"].as_str().unwrap().contains(&endpoint),
         "{summary}"
     );
-    assert!(summary["target"]
-        .as_str()
-        .unwrap()
-        .contains("another kwb process"));
+    let second = kwb_in(data.path(), &["serve"]);
+    assert!(!second.status.success());
+    assert!(stderr(&second).contains(&endpoint), "{}", stderr(&second));
     let reset = kwb_in(data.path(), &["reset", "--yes"]);
-    assert!(!reset.status.success());
-    assert!(stderr(&reset).contains("is using"), "{}", stderr(&reset));
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let streams = kwb_in(data.path(), &["streams", "--json"]);
+    assert_eq!(
+        String::from_utf8(streams.stdout).unwrap().trim(),
+        r#"{"streams":[]}"#
+    );
 }

@@ -1,16 +1,22 @@
-//! `kwb serve` and `kwb reset`: the local server in the foreground, and clearing its data.
+//! `kwb serve` and `kwb reset`: the local server in the foreground, and clearing its streams.
 
 use crate::cli::streams::confirm;
+use crate::kinesis::admin;
+use crate::kinesis::client::{connect, TargetArgs};
 use crate::kinesis::embedded::EMBEDDED_REGION;
-use crate::kinesis::local::{data_dir, host_or_attach, reset, Local};
+use crate::kinesis::local::{data_dir, hold, running};
 use clap::Args;
 use std::io::Write;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Loopback port to listen on (default: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Stop after this many seconds without a request (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub idle_exit: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -20,20 +26,14 @@ pub struct ResetArgs {
     pub yes: bool,
 }
 
-/// Serves the local data folder until Ctrl-C or SIGTERM; the first line is the endpoint.
+/// Serves the local streams until Ctrl-C, SIGTERM or the idle limit; the first line is the
+/// endpoint.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let dir = data_dir()?;
-    let local = host_or_attach(&dir, args.port).await?;
-    if let Local::Attached { endpoint } = &local {
-        anyhow::bail!(
-            "another kwb process already serves {} at {endpoint}",
-            dir.display()
-        );
-    }
-    let endpoint = local.endpoint();
+    let held = hold(&dir, args.port).await?;
+    let endpoint = held.server.endpoint();
     let mut out = std::io::stdout().lock();
     writeln!(out, "endpoint: {endpoint}")?;
-    writeln!(out, "data: {}", dir.display())?;
     writeln!(
         out,
         "region {EMBEDDED_REGION}, any credentials; e.g. AWS_ENDPOINT_URL={endpoint} aws kinesis list-streams"
@@ -41,26 +41,46 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     out.flush()?;
     drop(out);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let idle_limit = args.idle_exit.map(Duration::from_secs);
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = tick.tick() => {
+                if idle_limit.is_some_and(|limit| held.server.idle_for() >= limit) {
+                    break;
+                }
+            }
+        }
     }
-    drop(local);
     Ok(0)
 }
 
-pub fn reset_data(args: ResetArgs) -> anyhow::Result<i32> {
+/// Deletes every stream on the local server, if one runs.
+pub async fn reset_data(args: ResetArgs) -> anyhow::Result<i32> {
     let dir = data_dir()?;
+    let Some(endpoint) = running(&dir).await? else {
+        eprintln!("no local server runs: there is nothing to clear");
+        return Ok(0);
+    };
     if !args.yes
         && !confirm(&format!(
-            "delete every stream and record in {}?",
-            dir.display()
+            "delete every stream on the local server at {endpoint}?"
         ))?
     {
         eprintln!("nothing deleted");
         return Ok(1);
     }
-    reset(&dir)?;
-    eprintln!("cleared {}", dir.display());
+    let target = TargetArgs {
+        endpoint_url: Some(endpoint.clone()),
+        ..TargetArgs::default()
+    };
+    let connection = connect(&target).await?;
+    let streams = admin::list_streams(&connection.admin).await?;
+    for stream in &streams {
+        admin::delete_stream(&connection.admin, stream).await?;
+    }
+    eprintln!("deleted {} streams from {endpoint}", streams.len());
     Ok(0)
 }

@@ -102,8 +102,9 @@ pub enum Command {
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.
     Shards(shards::ShardsArgs),
     /// Serve the local streams in the foreground (first line: `endpoint: URL`) for any client.
+    /// Other kwb commands start one in the background when none runs.
     Serve(local::ServeArgs),
-    /// Delete every stream and record the local server keeps.
+    /// Delete every stream on the local server.
     Reset(local::ResetArgs),
     /// List, describe, create or delete streams.
     Streams(streams::StreamsArgs),
@@ -138,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Read(args) => read::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
         Command::Serve(args) => local::serve(args).await,
-        Command::Reset(args) => local::reset_data(args),
+        Command::Reset(args) => local::reset_data(args).await,
         Command::ShardOf(args) => streams::shard_of(&cli.target, args).await,
     }
 }

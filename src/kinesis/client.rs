@@ -5,7 +5,7 @@
 //! retrying (with backoff, TTL and per-shard feedback).
 
 use crate::kinesis::embedded::{EMBEDDED_ACCESS_KEY, EMBEDDED_REGION, EMBEDDED_SECRET_KEY};
-use crate::kinesis::local::{data_dir, host_or_attach, Local};
+use crate::kinesis::local::{data_dir, endpoint as local_endpoint};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -40,10 +40,9 @@ impl Default for TargetArgs {
 /// The resolved target, for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The local server; `held` when this process runs it, otherwise another kwb process does.
+    /// The local server (`kwb serve`, started in the background when needed).
     Embedded {
         endpoint: String,
-        held: bool,
     },
     Endpoint {
         endpoint: String,
@@ -56,19 +55,7 @@ pub enum Target {
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Embedded {
-                endpoint,
-                held: true,
-            } => write!(f, "embedded ferrokinesis at {endpoint}"),
-            Target::Embedded {
-                endpoint,
-                held: false,
-            } => {
-                write!(
-                    f,
-                    "embedded ferrokinesis at {endpoint} (served by another kwb process)"
-                )
-            }
+            Target::Embedded { endpoint } => write!(f, "embedded ferrokinesis at {endpoint}"),
             Target::Endpoint { endpoint } => write!(f, "endpoint {endpoint}"),
             Target::Aws { region } => write!(f, "AWS {region}"),
         }
@@ -81,7 +68,7 @@ pub enum TargetError {
     BadEndpoint { field: &'static str, value: String },
     #[error("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")]
     NoRegion,
-    #[error("could not start the embedded Kinesis server: {0}")]
+    #[error("could not reach the local Kinesis server: {0}")]
     Embedded(#[from] std::io::Error),
 }
 
@@ -90,8 +77,6 @@ pub struct Connection {
     pub admin: Client,
     pub producer: Client,
     pub target: Target,
-    /// Held so the local server lives as long as the connection.
-    pub local: Option<Local>,
 }
 
 impl Connection {
@@ -157,21 +142,14 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     if let Some(region) = &args.region {
         loader = loader.region(Region::new(region.clone()));
     }
-    let mut local = None;
     let dummy = Credentials::new(EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, None, None, "kwb");
     let target = if !named {
-        let server = host_or_attach(&data_dir()?, 0).await?;
-        let url = server.endpoint();
+        let url = local_endpoint(&data_dir()?).await?;
         loader = loader
             .endpoint_url(&url)
             .region(Region::new(EMBEDDED_REGION))
             .credentials_provider(dummy);
-        let held = matches!(server, Local::Holder { .. });
-        local = Some(server);
-        Target::Embedded {
-            endpoint: url,
-            held,
-        }
+        Target::Embedded { endpoint: url }
     } else if let Some((_, url)) = endpoint {
         loader = loader.endpoint_url(&url);
         // Local servers take any credentials; use placeholders when none are configured.
@@ -223,7 +201,6 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         admin: Client::from_conf(admin),
         producer: Client::from_conf(producer),
         target,
-        local,
     })
 }
 

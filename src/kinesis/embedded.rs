@@ -1,11 +1,13 @@
-//! The embedded Kinesis-compatible server: ferrokinesis, in-process, on a loopback port, with
-//! per-shard write limits enforced like the real service, in memory or kept in a folder.
+//! The embedded Kinesis-compatible server: ferrokinesis, in-process and in memory, on a loopback
+//! port, with per-shard write limits enforced like the real service. It notes when it last
+//! answered a request, so a background server can stop when nobody uses it.
 
 use axum::extract::DefaultBodyLimit;
-use ferrokinesis::store::{
-    DurableStateOptions, StoreOptions, DEFAULT_DURABLE_SNAPSHOT_INTERVAL_SECS,
-};
+use ferrokinesis::store::StoreOptions;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -20,6 +22,9 @@ const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// A running in-process server; it stops when dropped or shut down.
 pub struct EmbeddedServer {
     addr: SocketAddr,
+    started: Instant,
+    /// Milliseconds after `started` of the last request.
+    last_request_ms: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -31,9 +36,6 @@ pub struct EmbeddedOptions {
     pub enforce_limits: bool,
     /// Most open shards across all streams.
     pub shard_limit: u32,
-    /// Keep streams and records in this folder (write-ahead log and snapshots); in memory when
-    /// `None`.
-    pub state_dir: Option<std::path::PathBuf>,
     /// Loopback port to listen on; 0 picks a free one.
     pub port: u16,
 }
@@ -43,7 +45,6 @@ impl Default for EmbeddedOptions {
         EmbeddedOptions {
             enforce_limits: true,
             shard_limit: 10_000,
-            state_dir: None,
             port: 0,
         }
     }
@@ -59,27 +60,18 @@ impl EmbeddedServer {
             delete_stream_ms: 0,
             update_stream_ms: 0,
             aws_region: EMBEDDED_REGION.to_string(),
-            durable: options
-                .state_dir
-                .clone()
-                .map(|state_dir| DurableStateOptions {
-                    state_dir,
-                    snapshot_interval_secs: DEFAULT_DURABLE_SNAPSHOT_INTERVAL_SECS,
-                    max_retained_bytes: None,
-                }),
             ..StoreOptions::default()
         };
-        let (app, store) = ferrokinesis::create_app(store_options);
-        if let Err(e) = store.check_ready() {
-            let place = options
-                .state_dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
-            return Err(std::io::Error::other(format!(
-                "the embedded store in {place} cannot be used ({e:?}); `kwb reset` clears it"
-            )));
-        }
+        let (app, _store) = ferrokinesis::create_app(store_options);
+        let started = Instant::now();
+        let last_request_ms = Arc::new(AtomicU64::new(0));
+        let seen = last_request_ms.clone();
+        let app = app.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                seen.store(started.elapsed().as_millis() as u64, Relaxed);
+                next.run(request)
+            },
+        ));
         // Data travels base64-encoded in JSON: a 10 MiB PutRecords request is ~14 MB of body.
         let app = app.layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
@@ -90,6 +82,8 @@ impl EmbeddedServer {
         }));
         Ok(EmbeddedServer {
             addr,
+            started,
+            last_request_ms,
             stop: Some(stop),
             task: Some(task),
         })
@@ -98,6 +92,12 @@ impl EmbeddedServer {
     /// The server's URL, for any Kinesis client.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How long since the server last answered a request (or started).
+    pub fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_request_ms.load(Relaxed));
+        self.started.elapsed().saturating_sub(last)
     }
 
     /// Stops accepting connections and waits for the server to finish.

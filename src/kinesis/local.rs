@@ -1,19 +1,27 @@
-//! The local server that outlives one command: one kwb process at a time holds the data folder
-//! (an exclusive lock on `server.lock`), serves the stored streams on loopback and publishes its
-//! endpoint in `endpoint`; any other kwb process that finds the folder held connects to that
-//! endpoint instead. So `kwb put` in one terminal shows up in a `kwb read --follow` or a TUI in
-//! another, and `kwb put` then `kwb read` works as two commands.
+//! The local server that outlives one command.
+//!
+//! With no target named, kwb talks to a local ferrokinesis that runs in its own background
+//! process (`kwb serve --idle-exit`), so that `kwb put` then `kwb read` works as two commands and
+//! `kwb put` in one terminal shows up in a `kwb read --follow` in another. One process at a time
+//! holds the data folder (an exclusive lock on `server.lock`) and publishes its endpoint in
+//! `endpoint`; every other kwb process connects there, starting the background server first when
+//! none runs. Streams live in the server's memory: they last while it runs (until it has been
+//! idle for a while, or `kwb reset` clears them).
 
 use crate::kinesis::embedded::{EmbeddedOptions, EmbeddedServer};
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LOCK_FILE: &str = "server.lock";
 const ENDPOINT_FILE: &str = "endpoint";
-const STORE_DIR: &str = "store";
-/// How long to wait for a holder that is still starting to publish its endpoint.
-const ATTACH_WAIT: Duration = Duration::from_secs(10);
+const LOG_FILE: &str = "server.log";
+/// How long to wait for a background server to publish its endpoint.
+const START_WAIT: Duration = Duration::from_secs(10);
+/// A background server stops after this long without a request (`KWB_IDLE_EXIT_SECS` overrides).
+pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(30 * 60);
 
 /// The data folder: `KWB_DATA_DIR`, else the platform's data folder for kwb.
 pub fn data_dir() -> std::io::Result<PathBuf> {
@@ -27,33 +35,12 @@ pub fn data_dir() -> std::io::Result<PathBuf> {
         })
 }
 
-/// The local server as this process sees it.
-pub enum Local {
-    /// This process holds the folder and runs the server.
-    Holder {
-        server: EmbeddedServer,
-        _lock: File,
-        dir: PathBuf,
-    },
-    /// Another kwb process holds it; this is its endpoint.
-    Attached { endpoint: String },
-}
-
-impl Local {
-    pub fn endpoint(&self) -> String {
-        match self {
-            Local::Holder { server, .. } => server.endpoint(),
-            Local::Attached { endpoint } => endpoint.clone(),
-        }
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Local::Holder { dir, .. } = self {
-            let _ = std::fs::remove_file(dir.join(ENDPOINT_FILE));
-        }
-    }
+/// How long a background server may sit idle.
+pub fn idle_exit() -> Duration {
+    std::env::var("KWB_IDLE_EXIT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(DEFAULT_IDLE_EXIT, Duration::from_secs)
 }
 
 fn open_lock(dir: &Path) -> std::io::Result<File> {
@@ -65,72 +52,115 @@ fn open_lock(dir: &Path) -> std::io::Result<File> {
         .open(dir.join(LOCK_FILE))
 }
 
-/// Holds the folder and serves it (on `port`, 0 for any), or attaches to the process that does.
-pub async fn host_or_attach(dir: &Path, port: u16) -> std::io::Result<Local> {
-    let deadline = Instant::now() + ATTACH_WAIT;
-    loop {
-        let lock = open_lock(dir)?;
-        match lock.try_lock() {
-            Ok(()) => {
-                let options = EmbeddedOptions {
-                    state_dir: Some(dir.join(STORE_DIR)),
-                    port,
-                    ..EmbeddedOptions::default()
-                };
-                let server = EmbeddedServer::start(options).await?;
-                let tmp = dir.join(format!("{ENDPOINT_FILE}.tmp"));
-                std::fs::write(&tmp, server.endpoint())?;
-                std::fs::rename(&tmp, dir.join(ENDPOINT_FILE))?;
-                return Ok(Local::Holder {
-                    server,
-                    _lock: lock,
-                    dir: dir.to_path_buf(),
-                });
-            }
-            Err(TryLockError::WouldBlock) => {
-                if let Some(endpoint) = published(dir).await {
-                    return Ok(Local::Attached { endpoint });
-                }
-                if Instant::now() >= deadline {
-                    return Err(std::io::Error::other(format!(
-                        "another kwb process holds {} but publishes no endpoint that answers",
-                        dir.display()
-                    )));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(TryLockError::Error(e)) => return Err(e),
-        }
+/// The server holding a data folder; the endpoint file goes when it does.
+pub struct Held {
+    pub server: EmbeddedServer,
+    _lock: File,
+    dir: PathBuf,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.dir.join(ENDPOINT_FILE));
     }
+}
+
+/// Takes the folder and serves on `port` (0 for any). Fails, naming the endpoint, when another
+/// process already serves it.
+pub async fn hold(dir: &Path, port: u16) -> std::io::Result<Held> {
+    let lock = open_lock(dir)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let at = published(dir)
+                .await
+                .unwrap_or_else(|| "an endpoint still starting".into());
+            return Err(std::io::Error::other(format!(
+                "another kwb process already serves {} at {at}",
+                dir.display()
+            )));
+        }
+        Err(TryLockError::Error(e)) => return Err(e),
+    }
+    let server = EmbeddedServer::start(EmbeddedOptions {
+        port,
+        ..EmbeddedOptions::default()
+    })
+    .await?;
+    let tmp = dir.join(format!("{ENDPOINT_FILE}.tmp"));
+    std::fs::write(&tmp, server.endpoint())?;
+    std::fs::rename(&tmp, dir.join(ENDPOINT_FILE))?;
+    Ok(Held {
+        server,
+        _lock: lock,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Whether some process holds the folder.
+fn is_held(dir: &Path) -> std::io::Result<bool> {
+    match open_lock(dir)?.try_lock() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// The running local server's endpoint, if one runs and answers.
+pub async fn running(dir: &Path) -> std::io::Result<Option<String>> {
+    Ok(if is_held(dir)? {
+        published(dir).await
+    } else {
+        None
+    })
+}
+
+/// The local server's endpoint, starting a background server when none runs.
+pub async fn endpoint(dir: &Path) -> std::io::Result<String> {
+    let deadline = Instant::now() + START_WAIT;
+    let mut started = false;
+    loop {
+        if is_held(dir)? {
+            if let Some(endpoint) = published(dir).await {
+                return Ok(endpoint);
+            }
+        } else if !started {
+            start_background(dir)?;
+            started = true;
+        }
+        if Instant::now() >= deadline {
+            return Err(std::io::Error::other(format!(
+                "the local server did not start within {} s; see {}",
+                START_WAIT.as_secs(),
+                dir.join(LOG_FILE).display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Starts `kwb serve` detached (its own process group, no terminal), logging to the folder.
+fn start_background(dir: &Path) -> std::io::Result<()> {
+    let log = File::create(dir.join(LOG_FILE))?;
+    Command::new(std::env::current_exe()?)
+        .args(["serve", "--idle-exit", &idle_exit().as_secs().to_string()])
+        .env("KWB_DATA_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(())
 }
 
 /// The holder's endpoint, if it is published and accepts connections.
 async fn published(dir: &Path) -> Option<String> {
     let endpoint = std::fs::read_to_string(dir.join(ENDPOINT_FILE)).ok()?;
-    let addr = endpoint.trim().strip_prefix("http://")?.to_string();
-    tokio::net::TcpStream::connect(&addr).await.ok()?;
-    Some(endpoint.trim().to_string())
-}
-
-/// Deletes every stream and record in the folder. Refused while a kwb process holds it.
-pub fn reset(dir: &Path) -> std::io::Result<()> {
-    let lock = open_lock(dir)?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(std::io::Error::other(format!(
-                "a kwb process is using {}; stop it (kwb serve, kwb in another terminal) first",
-                dir.display()
-            )))
-        }
-        Err(TryLockError::Error(e)) => return Err(e),
-    }
-    match std::fs::remove_dir_all(dir.join(STORE_DIR)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let _ = std::fs::remove_file(dir.join(ENDPOINT_FILE));
-    Ok(())
+    let endpoint = endpoint.trim().to_string();
+    tokio::net::TcpStream::connect(endpoint.strip_prefix("http://")?)
+        .await
+        .ok()?;
+    Some(endpoint)
 }
 
 #[cfg(test)]
@@ -138,20 +168,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_second_process_attaches_to_the_holder_and_reset_waits_for_it() {
+    async fn one_holder_at_a_time_and_others_find_its_endpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let first = host_or_attach(dir.path(), 0).await.unwrap();
-        assert!(matches!(first, Local::Holder { .. }));
+        assert_eq!(running(dir.path()).await.unwrap(), None);
+        let held = hold(dir.path(), 0).await.unwrap();
         // A second open of the lock file behaves like another process's.
-        let second = host_or_attach(dir.path(), 0).await.unwrap();
-        assert!(matches!(&second, Local::Attached { endpoint } if *endpoint == first.endpoint()));
-        assert!(reset(dir.path())
-            .unwrap_err()
-            .to_string()
-            .contains("is using"));
-        drop(second);
-        drop(first);
-        reset(dir.path()).unwrap();
-        assert!(!dir.path().join(STORE_DIR).exists());
+        let err = hold(dir.path(), 0).await.err().unwrap();
+        assert!(err.to_string().contains(&held.server.endpoint()), "{err}");
+        assert_eq!(
+            running(dir.path()).await.unwrap(),
+            Some(held.server.endpoint())
+        );
+        assert_eq!(endpoint(dir.path()).await.unwrap(), held.server.endpoint());
+        drop(held);
+        assert_eq!(running(dir.path()).await.unwrap(), None);
+        assert!(!dir.path().join(ENDPOINT_FILE).exists());
     }
 }
