@@ -32,13 +32,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let dir = data_dir()?;
     let held = hold(&dir, args.port).await?;
     let endpoint = held.server.endpoint();
+    // Whoever started us may stop reading after the first line: a closed stdout is no reason
+    // to stop serving.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "endpoint: {endpoint}")?;
-    writeln!(
+    let _ = writeln!(out, "endpoint: {endpoint}");
+    let _ = writeln!(
         out,
         "region {EMBEDDED_REGION}, any credentials; e.g. AWS_ENDPOINT_URL={endpoint} aws kinesis list-streams"
-    )?;
-    out.flush()?;
+    );
+    let _ = out.flush();
     drop(out);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
