@@ -106,6 +106,10 @@ pub enum Command {
     Serve(local::ServeArgs),
     /// Delete every stream on the local server.
     Reset(local::ResetArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        shell: clap_complete::Shell,
+    },
     /// List, describe, create or delete streams.
     Streams(streams::StreamsArgs),
     /// The hash key and shard of each partition key.
@@ -138,6 +142,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "kwb", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Serve(args) => local::serve(args).await,
         Command::Reset(args) => local::reset_data(args).await,
         Command::ShardOf(args) => streams::shard_of(&cli.target, args).await,
