@@ -19,5 +19,6 @@
 
 pub mod cli;
 pub mod compose;
+pub mod config;
 pub mod kinesis;
 pub mod producer;

@@ -1,7 +1,7 @@
 //! The `kwb` binary: parse the command line, run it, report errors on stderr.
 
-use clap::Parser;
-use kwb::cli::{run, Cli};
+use kwb::cli::config::parse_from;
+use kwb::cli::run;
 use std::process::ExitCode;
 
 fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -25,9 +25,12 @@ fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match init_logging(cli.log_file.as_deref()) {
-        Ok(()) => run(cli).await,
+    let parsed = parse_from(std::env::args_os().collect());
+    let result = match parsed {
+        Ok((cli, loaded)) => match init_logging(cli.log_file.as_deref()) {
+            Ok(()) => run(cli, loaded).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match result {

@@ -287,3 +287,76 @@ fn other_commands_use_kwb_serve_and_reset_clears_it() {
         r#"{"streams":[]}"#
     );
 }
+
+#[test]
+fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "default_profile = \"p\"\n[profiles.p]\nstream = \"from-profile\"\nshards = 2\n\n[profiles.secret]\nendpoint_url = \"http://user:hunter2@127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let run = |env_stream: Option<&str>, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
+        for var in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_KINESIS",
+            "AWS_PROFILE",
+            "KWB_STREAM",
+            "KWB_PROFILE",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("KWB_CONFIG", &config)
+            .env("KWB_DATA_DIR", dir.path().join("data"))
+            .env("KWB_IDLE_EXIT_SECS", "5");
+        if let Some(stream) = env_stream {
+            command.env("KWB_STREAM", stream);
+        }
+        command.args(args).output().unwrap()
+    };
+    let stream_of = |output: Output| -> String {
+        assert!(output.status.success(), "{}", stderr(&output));
+        let shards: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            shards["shards"].as_array().unwrap().len(),
+            2,
+            "shards from the profile"
+        );
+        shards["stream"].as_str().unwrap().to_string()
+    };
+    assert_eq!(stream_of(run(None, &["shards", "--json"])), "from-profile");
+    assert_eq!(
+        stream_of(run(Some("from-env"), &["shards", "--json"])),
+        "from-env"
+    );
+    assert_eq!(
+        stream_of(run(
+            Some("from-env"),
+            &["shards", "--json", "--stream", "from-flag"]
+        )),
+        "from-flag"
+    );
+
+    let shown = run(None, &["--profile", "secret", "config", "show"]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(text.contains("\"profile\": \"secret\""), "{text}");
+    assert!(
+        !text.contains("hunter2") && text.contains("***@127.0.0.1:1"),
+        "{text}"
+    );
+    let failed = run(None, &["--profile", "secret", "put", "--count", "1"]);
+    assert!(!failed.status.success());
+    assert!(!stderr(&failed).contains("hunter2"), "{}", stderr(&failed));
+
+    std::fs::write(&config, "[profiles.p]\nshard = 4\n").unwrap();
+    let bad = run(None, &["shards"]);
+    let err = stderr(&bad);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("config.toml, line 2, column 1") && err.contains("shard"),
+        "{err}"
+    );
+}

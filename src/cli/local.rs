@@ -1,6 +1,7 @@
 //! `kwb serve` and `kwb reset`: the local server in the foreground, and clearing its streams.
 
 use crate::cli::streams::confirm;
+use crate::config::EndpointUrl;
 use crate::kinesis::admin;
 use crate::kinesis::client::{connect, TargetArgs};
 use crate::kinesis::embedded::EMBEDDED_REGION;
@@ -75,7 +76,7 @@ pub async fn reset_data(args: ResetArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     let target = TargetArgs {
-        endpoint_url: Some(endpoint.clone()),
+        endpoint_url: Some(EndpointUrl(endpoint.clone())),
         ..TargetArgs::default()
     };
     let connection = connect(&target).await?;

@@ -1,5 +1,6 @@
 //! The command line: flags, dispatch, and how errors reach the user.
 
+pub mod config;
 pub mod local;
 pub mod put;
 pub mod read;
@@ -7,6 +8,7 @@ pub mod shards;
 pub mod streams;
 pub mod summary;
 
+use crate::config::EndpointUrl;
 use crate::kinesis::admin::ensure_stream;
 use crate::kinesis::client::{connect, Connection, TargetArgs};
 use clap::{Args, Parser, Subcommand};
@@ -54,13 +56,19 @@ pub struct TargetFlags {
     pub region: Option<String>,
     /// A Kinesis-compatible endpoint (LocalStack, kinesalite, ferrokinesis, ...).
     #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    pub endpoint_url: Option<EndpointUrl>,
     /// Use AWS through the standard credential chain even when nothing else names it.
     #[arg(long, global = true)]
     pub aws: bool,
     /// Longest a control-plane call (describe, list, create) may take, retries included.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
     pub api_timeout: f64,
+    /// Endpoint from the profile, used when neither the flag nor the environment names one.
+    #[arg(skip)]
+    pub profile_endpoint_url: Option<EndpointUrl>,
+    /// Region from the profile, used when neither the flag nor the environment names one.
+    #[arg(skip)]
+    pub profile_region: Option<String>,
 }
 
 fn positive_secs(text: &str) -> Result<f64, String> {
@@ -80,6 +88,8 @@ impl From<&TargetFlags> for TargetArgs {
             endpoint_url: flags.endpoint_url.clone(),
             aws: flags.aws,
             api_timeout: std::time::Duration::from_secs_f64(flags.api_timeout),
+            profile_endpoint_url: flags.profile_endpoint_url.clone(),
+            profile_region: flags.profile_region.clone(),
         }
     }
 }
@@ -88,7 +98,7 @@ impl From<&TargetFlags> for TargetArgs {
 #[derive(Debug, Args, Clone)]
 pub struct StreamArgs {
     /// Stream name.
-    #[arg(long, default_value = DEFAULT_STREAM)]
+    #[arg(long, env = "KWB_STREAM", default_value = DEFAULT_STREAM)]
     pub stream: String,
     /// Shards of the stream when kwb creates it (embedded server only).
     #[arg(long, default_value_t = 4)]
@@ -106,10 +116,10 @@ pub enum Command {
     Serve(local::ServeArgs),
     /// Delete every stream on the local server.
     Reset(local::ResetArgs),
+    /// Where the profiles file is, and the settings in effect (secrets redacted).
+    Config(config::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// List, describe, create or delete streams.
     Streams(streams::StreamsArgs),
     /// The hash key and shard of each partition key.
@@ -136,12 +146,13 @@ pub async fn open_stream(target: &TargetFlags, stream: &StreamArgs) -> anyhow::R
 }
 
 /// Runs a parsed command line; the result is the process's exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
     match cli.command {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
+        Command::Config(args) => config::run(args, &cli.target, loaded),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kwb", &mut std::io::stdout());

@@ -4,6 +4,7 @@
 //! and bounded timeouts, and a producer client whose retries are off, because the producer owns
 //! retrying (with backoff, TTL and per-shard feedback).
 
+use crate::config::{redact_url, EndpointUrl};
 use crate::kinesis::embedded::{EMBEDDED_ACCESS_KEY, EMBEDDED_REGION, EMBEDDED_SECRET_KEY};
 use crate::kinesis::local::{data_dir, endpoint as local_endpoint};
 use aws_config::retry::RetryConfig;
@@ -18,11 +19,15 @@ use std::time::Duration;
 pub struct TargetArgs {
     pub profile: Option<String>,
     pub region: Option<String>,
-    pub endpoint_url: Option<String>,
+    pub endpoint_url: Option<EndpointUrl>,
     /// Use AWS through the standard chain even though nothing else names it.
     pub aws: bool,
     /// Longest an admin call (describe, list, create) may take, retries included.
     pub api_timeout: Duration,
+    /// From the profile: used when neither a flag nor the environment names an endpoint.
+    pub profile_endpoint_url: Option<EndpointUrl>,
+    /// From the profile: used when neither a flag nor the environment names a region.
+    pub profile_region: Option<String>,
 }
 
 impl Default for TargetArgs {
@@ -33,6 +38,8 @@ impl Default for TargetArgs {
             endpoint_url: None,
             aws: false,
             api_timeout: Duration::from_secs(10),
+            profile_endpoint_url: None,
+            profile_region: None,
         }
     }
 }
@@ -56,7 +63,7 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Embedded { endpoint } => write!(f, "embedded ferrokinesis at {endpoint}"),
-            Target::Endpoint { endpoint } => write!(f, "endpoint {endpoint}"),
+            Target::Endpoint { endpoint } => write!(f, "endpoint {}", redact_url(endpoint)),
             Target::Aws { region } => write!(f, "AWS {region}"),
         }
     }
@@ -124,8 +131,11 @@ pub fn validate_endpoint(field: &'static str, value: &str) -> Result<(), TargetE
 /// Resolves the target and builds its clients, starting the embedded server if nothing is named.
 pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     let endpoint = match &args.endpoint_url {
-        Some(url) => Some(("--endpoint-url", url.clone())),
-        None => env_endpoint(),
+        Some(url) => Some(("--endpoint-url", url.0.clone())),
+        None => env_endpoint().or_else(|| {
+            let url = args.profile_endpoint_url.clone()?.0;
+            Some(("endpoint_url in the profile", url))
+        }),
     };
     if let Some((field, url)) = &endpoint {
         validate_endpoint(field, url)?;
@@ -134,13 +144,21 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         || args.aws
         || args.profile.is_some()
         || args.region.is_some()
+        || args.profile_region.is_some()
         || std::env::var_os("AWS_PROFILE").is_some();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }
-    if let Some(region) = &args.region {
-        loader = loader.region(Region::new(region.clone()));
+    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|r| !r.is_empty()));
+    let region = args
+        .region
+        .clone()
+        .or_else(|| (!env_region).then(|| args.profile_region.clone()).flatten());
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
     }
     let dummy = Credentials::new(EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, None, None, "kwb");
     let target = if !named {

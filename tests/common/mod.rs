@@ -29,7 +29,7 @@ pub async fn server(enforce_limits: bool) -> EmbeddedServer {
 
 pub async fn clients(endpoint: &str) -> Connection {
     connect(&TargetArgs {
-        endpoint_url: Some(endpoint.to_string()),
+        endpoint_url: Some(kwb::config::EndpointUrl(endpoint.to_string())),
         ..TargetArgs::default()
     })
     .await

@@ -1,0 +1,269 @@
+//! The profiles file: named sets of target, stream and producer settings in TOML.
+//!
+//! ```toml
+//! default_profile = "local"
+//!
+//! [profiles.prod]
+//! aws_profile = "prod"        # or endpoint_url = "http://localhost:4566"
+//! region = "eu-west-1"
+//! stream = "orders"
+//! key = "field:/customer/id"
+//! template = "/home/me/orders.json"
+//! rate = "500"
+//! rate_limit = 90
+//! ```
+//!
+//! Precedence: command-line flags, then environment (`KWB_STREAM`, the standard `AWS_*`
+//! variables), then the profile, then kwb's defaults. The profile's values become the command
+//! line's defaults, so every command sees one merged set of settings.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// An endpoint URL, which may carry credentials: its `Debug` form hides them.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct EndpointUrl(pub String);
+
+impl std::str::FromStr for EndpointUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(EndpointUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for EndpointUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+/// The settings one profile may hold.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub aws_profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<EndpointUrl>,
+    pub stream: Option<String>,
+    pub shards: Option<u32>,
+    pub template: Option<PathBuf>,
+    pub key: Option<String>,
+    pub rate: Option<String>,
+    pub aggregate: Option<bool>,
+    pub rate_limit: Option<f64>,
+    pub max_buffered_ms: Option<u64>,
+    pub record_ttl: Option<f64>,
+    pub max_record_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}, line {line}, column {column}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Read { file: String, message: String },
+    #[error("{file}: profile {name:?} does not exist (profiles: {known})")]
+    NoProfile {
+        file: String,
+        name: String,
+        known: String,
+    },
+}
+
+/// Where the profiles file is: `KWB_CONFIG`, else `config.toml` in the platform config folder.
+pub fn path() -> PathBuf {
+    if let Some(p) = std::env::var_os("KWB_CONFIG").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("", "", "kwb")
+        .map(|p| p.config_dir().join("config.toml"))
+        .unwrap_or_else(|| PathBuf::from("kwb.toml"))
+}
+
+/// Reads a profiles file; a missing file is an empty one.
+pub fn load(file: &Path) -> Result<ConfigFile, ConfigError> {
+    let name = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) => {
+            return Err(ConfigError::Read {
+                file: name,
+                message: e.to_string(),
+            })
+        }
+    };
+    parse(&name, &text)
+}
+
+pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let before = &text[..offset.min(text.len())];
+        ConfigError::Parse {
+            file: name.to_string(),
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            message: e.message().to_string(),
+        }
+    })
+}
+
+/// The profile chosen, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen {
+    pub name: String,
+    pub source: &'static str,
+    pub profile: Profile,
+}
+
+impl ConfigFile {
+    /// Picks the profile: `--profile NAME` when the file has one of that name (otherwise
+    /// `--profile` names an AWS profile), else `KWB_PROFILE`, else `default_profile`.
+    pub fn choose(
+        &self,
+        file: &Path,
+        flag: Option<&str>,
+        env: Option<&str>,
+    ) -> Result<Option<Chosen>, ConfigError> {
+        let pick = |name: &str, source| {
+            self.profiles.get(name).cloned().map(|profile| Chosen {
+                name: name.to_string(),
+                source,
+                profile,
+            })
+        };
+        if let Some(chosen) = flag.and_then(|n| pick(n, "--profile")) {
+            return Ok(Some(chosen));
+        }
+        for (name, source) in [
+            (env, "KWB_PROFILE"),
+            (self.default_profile.as_deref(), "default_profile"),
+        ] {
+            if let Some(name) = name {
+                return pick(name, source)
+                    .map(Some)
+                    .ok_or_else(|| ConfigError::NoProfile {
+                        file: file.display().to_string(),
+                        name: name.to_string(),
+                        known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+                    });
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A URL with any user:password part hidden, for display.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+default_profile = "local"
+
+[profiles.local]
+stream = "demo"
+shards = 8
+
+[profiles.prod]
+aws_profile = "prod-admin"
+region = "eu-west-1"
+stream = "orders"
+rate_limit = 90
+"#;
+
+    #[test]
+    fn profiles_parse_and_are_chosen_by_flag_env_then_default() {
+        let config = parse("c.toml", FILE).unwrap();
+        let file = Path::new("c.toml");
+        let chosen = config
+            .choose(file, Some("prod"), Some("local"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((chosen.name.as_str(), chosen.source), ("prod", "--profile"));
+        assert_eq!(chosen.profile.rate_limit, Some(90.0));
+        // A --profile the file does not know is an AWS profile: the env or default decides.
+        let chosen = config
+            .choose(file, Some("some-aws-profile"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (chosen.name.as_str(), chosen.source),
+            ("local", "default_profile")
+        );
+        assert_eq!(
+            config
+                .choose(file, None, Some("prod"))
+                .unwrap()
+                .unwrap()
+                .source,
+            "KWB_PROFILE"
+        );
+        let err = config.choose(file, None, Some("nope")).unwrap_err();
+        assert!(
+            err.to_string().contains("profile \"nope\" does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_file_names_the_file_line_and_field() {
+        let err = parse("c.toml", "[profiles.x]\nstream = \"s\"\nshard = 4\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("c.toml, line 3, column 1"), "{text}");
+        assert!(text.contains("shard"), "{text}");
+        let err = parse("c.toml", "[profiles.x]\nshards = \"four\"\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_of_a_profile_hides_endpoint_credentials() {
+        let config = parse(
+            "c.toml",
+            "[profiles.s]\nendpoint_url = \"http://u:hunter2@h:1\"\n",
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("***@h:1"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_for_display() {
+        assert_eq!(
+            redact_url("http://user:secret@host:4566/x"),
+            "http://***@host:4566/x"
+        );
+        assert_eq!(redact_url("http://localhost:4566"), "http://localhost:4566");
+    }
+}
