@@ -48,7 +48,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct TargetFlags {
-    /// AWS profile (from the shared config files) to use.
+    /// A kwb profile from the profiles file (kwb config path), or else an AWS profile from the
+    /// shared AWS config files.
     #[arg(long, global = true)]
     pub profile: Option<String>,
     /// AWS region.
@@ -98,7 +99,7 @@ impl From<&TargetFlags> for TargetArgs {
 #[derive(Debug, Args, Clone)]
 pub struct StreamArgs {
     /// Stream name.
-    #[arg(long, env = "KWB_STREAM", default_value = DEFAULT_STREAM)]
+    #[arg(long, env = "KWB_STREAM", hide_env_values = true, default_value = DEFAULT_STREAM)]
     pub stream: String,
     /// Shards of the stream when kwb creates it (embedded server only).
     #[arg(long, default_value_t = 4)]
@@ -108,24 +109,48 @@ pub struct StreamArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send records through the producer and print what happened to them.
+    #[command(after_help = "Examples:
+  kwb put --count 10000
+  kwb put --template assets/templates/clickstream.json --key field:/user_id --rate 500 --duration 60
+  kwb put --key fixed:hot --rate burst:3000:5:10 --duration 60
+  kwb put --lines app.log --key random --json
+  kwb put --key help")]
     Put(Box<put::PutArgs>),
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.
+    #[command(after_help = "Examples:\n  kwb shards\n  kwb shards --stream orders --json")]
     Shards(shards::ShardsArgs),
     /// Serve the local streams in the foreground (first line: `endpoint: URL`) for any client.
     /// Other kwb commands start one in the background when none runs.
+    #[command(
+        after_help = "Examples:\n  kwb serve --port 4567\n  AWS_ENDPOINT_URL=http://127.0.0.1:4567 aws kinesis list-streams"
+    )]
     Serve(local::ServeArgs),
     /// Delete every stream on the local server.
+    #[command(after_help = "Examples:\n  kwb reset\n  kwb reset --yes")]
     Reset(local::ResetArgs),
     /// Where the profiles file is, and the settings in effect (secrets redacted).
+    #[command(after_help = "Examples:\n  kwb config path\n  kwb --profile prod config show")]
     Config(config::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    #[command(
+        after_help = "Examples:\n  kwb completions bash > ~/.local/share/bash-completion/completions/kwb\n  kwb completions zsh > ~/.zfunc/_kwb"
+    )]
     Completions { shell: clap_complete::Shell },
     /// List, describe, create or delete streams.
+    #[command(
+        after_help = "Examples:\n  kwb streams\n  kwb streams describe orders --json\n  kwb streams create orders --shards 8\n  kwb streams create clicks --on-demand\n  kwb streams delete orders --yes"
+    )]
     Streams(streams::StreamsArgs),
     /// The hash key and shard of each partition key.
+    #[command(
+        after_help = "Examples:\n  kwb shard-of user-1 user-2 user-3\n  kwb shard-of --stream orders --json c-42"
+    )]
     ShardOf(streams::ShardOfArgs),
     /// Read records back from the stream, deaggregated (to the current end, or --follow).
     #[command(alias = "tail")]
+    #[command(
+        after_help = "Examples:\n  kwb read --limit 20\n  kwb tail --follow --format json\n  kwb read --shard shardId-000000000001 --from 2026-11-25T19:00:00Z --json"
+    )]
     Read(read::ReadArgs),
 }
 

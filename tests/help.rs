@@ -1,0 +1,48 @@
+//! Snapshots of every command's help and of the errors bad input gets, so that a change to what
+//! users read is a visible, reviewed change.
+
+use clap::CommandFactory;
+use kwb::cli::Cli;
+use std::process::Command;
+
+#[test]
+fn help_of_every_command() {
+    let mut kwb = Cli::command();
+    kwb.build();
+    insta::assert_snapshot!("help_kwb", kwb.render_long_help().to_string());
+    let names: Vec<String> = kwb.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    for name in names.iter().filter(|n| *n != "help") {
+        let sub = kwb.find_subcommand_mut(name).unwrap();
+        insta::assert_snapshot!(format!("help_{name}"), sub.render_long_help().to_string());
+    }
+}
+
+fn error_of(args: &[&str]) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kwb"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KWB_DATA_DIR", data.path())
+        .env("KWB_IDLE_EXIT_SECS", "5")
+        .env("KWB_CONFIG", data.path().join("none.toml"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn errors_for_bad_input() {
+    let cases: [(&str, &[&str]); 7] = [
+        ("bad_strategy", &["put", "--key", "bogus"]),
+        ("bad_zipf", &["put", "--key", "zipf:0:1"]),
+        ("bad_rate", &["put", "--rate", "ramp:1:2"]),
+        ("bad_template", &["put", "--template", "tests/data/bad-template.json"]),
+        ("too_large", &["put", "--size", "2000000"]),
+        ("bad_start", &["read", "--from", "yesterday"]),
+        ("bad_hash_key", &["put", "--key", "ehk:-1"]),
+    ];
+    for (name, args) in cases {
+        insta::assert_snapshot!(format!("error_{name}"), error_of(args));
+    }
+}
