@@ -7,21 +7,29 @@ use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// Runs kwb with its local data in `data` and no AWS target in the environment.
-fn kwb_in(data: &Path, args: &[&str]) -> Output {
+/// A kwb command with its local data in `data`, no profiles file and no target, stream or
+/// profile from the environment; background servers it starts stop soon after the test.
+fn kwb_command(data: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
     for var in [
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_KINESIS",
         "AWS_PROFILE",
+        "KWB_STREAM",
+        "KWB_PROFILE",
     ] {
         command.env_remove(var);
     }
-    // Background servers started by a test stop soon after it.
     command
         .env("KWB_DATA_DIR", data)
+        .env("KWB_CONFIG", data.join("no-config.toml"))
         .env("KWB_IDLE_EXIT_SECS", "5");
-    command.args(args).output().expect("run kwb")
+    command
+}
+
+/// Runs kwb with its local data in `data`.
+fn kwb_in(data: &Path, args: &[&str]) -> Output {
+    kwb_command(data).args(args).output().expect("run kwb")
 }
 
 /// Runs kwb with fresh local data of its own.
@@ -214,6 +222,17 @@ fn an_endpoint_that_accepts_but_never_answers_times_out_with_a_clear_error() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
+/// `kwb reset --yes` succeeds and leaves the local server with no streams.
+fn resets_to_no_streams(data: &Path) {
+    let reset = kwb_in(data, &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let streams = kwb_in(data, &["streams", "--json"]);
+    assert_eq!(
+        String::from_utf8(streams.stdout).unwrap().trim(),
+        r#"{"streams":[]}"#
+    );
+}
+
 #[test]
 fn the_local_server_outlives_one_command() {
     let data = tempfile::tempdir().unwrap();
@@ -226,13 +245,7 @@ fn the_local_server_outlives_one_command() {
     assert!(read.status.success(), "{}", stderr(&read));
     assert_eq!(String::from_utf8(read.stdout).unwrap().lines().count(), 300);
     // Cleared, the stream is gone; the next command starts from nothing.
-    let reset = kwb_in(data.path(), &["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", stderr(&reset));
-    let streams = kwb_in(data.path(), &["streams", "--json"]);
-    assert_eq!(
-        String::from_utf8(streams.stdout).unwrap().trim(),
-        r#"{"streams":[]}"#
-    );
+    resets_to_no_streams(data.path());
 }
 
 /// A `kwb serve` child, killed when dropped (also when an assertion fails first), so that it
@@ -250,8 +263,7 @@ impl Drop for Serve {
 fn other_commands_use_kwb_serve_and_reset_clears_it() {
     let data = tempfile::tempdir().unwrap();
     let mut serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_kwb"))
-            .env("KWB_DATA_DIR", data.path())
+        kwb_command(data.path())
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -279,13 +291,7 @@ fn other_commands_use_kwb_serve_and_reset_clears_it() {
     let second = kwb_in(data.path(), &["serve"]);
     assert!(!second.status.success());
     assert!(stderr(&second).contains(&endpoint), "{}", stderr(&second));
-    let reset = kwb_in(data.path(), &["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", stderr(&reset));
-    let streams = kwb_in(data.path(), &["streams", "--json"]);
-    assert_eq!(
-        String::from_utf8(streams.stdout).unwrap().trim(),
-        r#"{"streams":[]}"#
-    );
+    resets_to_no_streams(data.path());
 }
 
 #[test]
@@ -298,20 +304,8 @@ fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() 
     )
     .unwrap();
     let run = |env_stream: Option<&str>, args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
-        for var in [
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_KINESIS",
-            "AWS_PROFILE",
-            "KWB_STREAM",
-            "KWB_PROFILE",
-        ] {
-            command.env_remove(var);
-        }
-        command
-            .env("KWB_CONFIG", &config)
-            .env("KWB_DATA_DIR", dir.path().join("data"))
-            .env("KWB_IDLE_EXIT_SECS", "5");
+        let mut command = kwb_command(&dir.path().join("data"));
+        command.env("KWB_CONFIG", &config);
         if let Some(stream) = env_stream {
             command.env("KWB_STREAM", stream);
         }

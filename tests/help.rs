@@ -10,7 +10,10 @@ fn help_of_every_command() {
     let mut kwb = Cli::command();
     kwb.build();
     insta::assert_snapshot!("help_kwb", kwb.render_long_help().to_string());
-    let names: Vec<String> = kwb.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let names: Vec<String> = kwb
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
     for name in names.iter().filter(|n| *n != "help") {
         let sub = kwb.find_subcommand_mut(name).unwrap();
         insta::assert_snapshot!(format!("help_{name}"), sub.render_long_help().to_string());
@@ -37,7 +40,10 @@ fn errors_for_bad_input() {
         ("bad_strategy", &["put", "--key", "bogus"]),
         ("bad_zipf", &["put", "--key", "zipf:0:1"]),
         ("bad_rate", &["put", "--rate", "ramp:1:2"]),
-        ("bad_template", &["put", "--template", "tests/data/bad-template.json"]),
+        (
+            "bad_template",
+            &["put", "--template", "tests/data/bad-template.json"],
+        ),
         ("too_large", &["put", "--size", "2000000"]),
         ("bad_start", &["read", "--from", "yesterday"]),
         ("bad_hash_key", &["put", "--key", "ehk:-1"]),

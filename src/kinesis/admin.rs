@@ -1,7 +1,7 @@
 //! Stream administration: names, existence, creation and waiting for a stream to be usable.
 
 use crate::producer::sender::describe as describe_error;
-use aws_sdk_kinesis::error::SdkError;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::StreamStatus;
 use aws_sdk_kinesis::Client;
 use std::time::{Duration, Instant};
@@ -24,6 +24,24 @@ pub enum AdminError {
     Unreachable(String),
     #[error("{0}")]
     Service(String),
+}
+
+/// Maps an SDK error of a call on stream `name`: a missing stream, a target that did not answer,
+/// or whatever else the service said.
+fn admin_error<E, R>(name: &str, error: SdkError<E, R>) -> AdminError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match &error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            AdminError::Unreachable(describe_error(&error))
+        }
+        _ if error.code() == Some("ResourceNotFoundException") => {
+            AdminError::NotFound(name.to_string())
+        }
+        _ => AdminError::Service(describe_error(&error)),
+    }
 }
 
 /// What `DescribeStreamSummary` says about a stream, in the terms kwb shows.
@@ -51,12 +69,7 @@ pub async fn describe(client: &Client, name: &str) -> Result<StreamSummary, Admi
         .stream_name(name)
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(s) if s.is_resource_not_found_exception() => {
-                AdminError::NotFound(name.to_string())
-            }
-            _ => AdminError::Service(describe_error(&e)),
-        })?;
+        .map_err(|e| admin_error(name, e))?;
     let d = answer.stream_description_summary().ok_or_else(|| {
         AdminError::Service("DescribeStreamSummary returned no description".into())
     })?;
@@ -147,12 +160,7 @@ pub async fn delete_stream(client: &Client, name: &str) -> Result<(), AdminError
         .enforce_consumer_deletion(true)
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(s) if s.is_resource_not_found_exception() => {
-                AdminError::NotFound(name.to_string())
-            }
-            _ => AdminError::Service(describe_error(&e)),
-        })?;
+        .map_err(|e| admin_error(name, e))?;
     Ok(())
 }
 
@@ -173,25 +181,10 @@ pub async fn stream_status(
     client: &Client,
     name: &str,
 ) -> Result<Option<StreamStatus>, AdminError> {
-    match client
-        .describe_stream_summary()
-        .stream_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .stream_description_summary()
-            .map(|d| d.stream_status().clone())),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e @ (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_))) => {
-            Err(AdminError::Unreachable(describe_error(&e)))
-        }
-        Err(e) => Err(AdminError::Service(describe_error(&e))),
+    match describe(client, name).await {
+        Ok(summary) => Ok(Some(StreamStatus::from(summary.status.as_str()))),
+        Err(AdminError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
