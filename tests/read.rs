@@ -107,6 +107,7 @@ async fn follow_keeps_reading_and_follows_a_split_into_its_children() {
         shard: None,
         start: StartAt::TrimHorizon,
         follow: true,
+        efo: false,
     };
     let client = t.connection.admin.clone();
     let reader = tokio::spawn(async move { read(&client, &options, tx).await });
@@ -163,4 +164,72 @@ async fn follow_keeps_reading_and_follows_a_split_into_its_children() {
     assert_eq!(children.len(), 2, "both children of the split were read");
     drop(rx);
     reader.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enhanced_fan_out_reads_the_same_records_and_deregisters_its_consumer() {
+    let t = common::target("fanout", 2, true).await;
+    let endpoint = t.server.endpoint();
+    let (polled, subscribed) = tokio::task::spawn_blocking(move || {
+        kwb(
+            &endpoint,
+            &[
+                "put", "--stream", "fanout", "--count", "1000", "--key", "seq",
+            ],
+        );
+        let polled = kwb(&endpoint, &["read", "--stream", "fanout", "--json"]);
+        let subscribed = kwb(
+            &endpoint,
+            &["read", "--stream", "fanout", "--json", "--efo"],
+        );
+        (polled, subscribed)
+    })
+    .await
+    .unwrap();
+    let records = |text: &str| {
+        let mut lines: Vec<(String, String, u64)> = text
+            .lines()
+            .map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    r["sequence_number"].as_str().unwrap().to_string(),
+                    r["partition_key"].as_str().unwrap().to_string(),
+                    r["sub_sequence_number"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(records(&polled).len(), 1000);
+    assert_eq!(records(&subscribed), records(&polled));
+    let arn = t
+        .connection
+        .admin
+        .describe_stream_summary()
+        .stream_name("fanout")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_string();
+    let consumers = t
+        .connection
+        .admin
+        .list_stream_consumers()
+        .stream_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    // Deregistration takes effect at once or after a DELETING phase.
+    assert!(
+        consumers
+            .consumers()
+            .iter()
+            .all(|c| c.consumer_status().as_str() == "DELETING"),
+        "consumer left registered: {:?}",
+        consumers.consumers()
+    );
 }

@@ -30,6 +30,10 @@ pub struct ReadArgs {
     /// Keep reading new records (and the children of split or merged shards) until Ctrl-C.
     #[arg(long)]
     pub follow: bool,
+    /// Read with enhanced fan-out: a consumer of kwb's own (deregistered on exit) and
+    /// SubscribeToShard, instead of GetRecords.
+    #[arg(long)]
+    pub efo: bool,
     /// Stop after this many user records.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -98,6 +102,7 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
             StartAt::TrimHorizon
         }),
         follow: args.follow,
+        efo: args.efo,
     };
     let (tx, mut rx) = mpsc::channel(1024);
     let client = connection.admin.clone();

@@ -9,7 +9,7 @@ use crate::kinesis::shard_map::list_shards;
 use crate::producer::aggregation::deaggregate;
 use crate::producer::sender::describe;
 use aws_sdk_kinesis::primitives::DateTime;
-use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use aws_sdk_kinesis::Client;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -23,6 +23,8 @@ pub enum StartAt {
     Timestamp(SystemTime),
     /// At a sequence number (which belongs to one shard).
     Sequence(String),
+    /// Just after a sequence number: where a reader resumes.
+    AfterSequence(String),
 }
 
 impl std::str::FromStr for StartAt {
@@ -66,6 +68,9 @@ pub struct ReadOptions {
     pub shard: Option<String>,
     pub start: StartAt,
     pub follow: bool,
+    /// Read with enhanced fan-out (a registered consumer and SubscribeToShard) instead of
+    /// GetRecords; the consumer is deregistered when reading ends.
+    pub efo: bool,
 }
 
 /// Reads the stream as `options` say, sending each user record to `out` until done, `out` is
@@ -73,6 +78,21 @@ pub struct ReadOptions {
 pub async fn read(
     client: &Client,
     options: &ReadOptions,
+    out: mpsc::Sender<ReadRecord>,
+) -> Result<(), String> {
+    if !options.efo {
+        return read_with(client, options, None, out).await;
+    }
+    let consumer = efo::register(client, &options.stream).await?;
+    let result = read_with(client, options, Some(&consumer), out).await;
+    let deregistered = efo::deregister(client, &consumer).await;
+    result.and(deregistered)
+}
+
+async fn read_with(
+    client: &Client,
+    options: &ReadOptions,
+    consumer: Option<&str>,
     out: mpsc::Sender<ReadRecord>,
 ) -> Result<(), String> {
     let map = list_shards(client, &options.stream)
@@ -94,7 +114,15 @@ pub async fn read(
     }
     if !options.follow {
         for shard in shards {
-            read_shard(client, options, &shard, options.start.clone(), &out).await?;
+            read_shard(
+                client,
+                options,
+                consumer,
+                &shard,
+                options.start.clone(),
+                &out,
+            )
+            .await?;
         }
         return Ok(());
     }
@@ -109,8 +137,9 @@ pub async fn read(
                 out.clone(),
                 closed_tx.clone(),
             );
+            let consumer = consumer.map(str::to_string);
             tasks.spawn(async move {
-                read_shard(&client, &options, &shard, start, &out).await?;
+                read_shard(&client, &options, consumer.as_deref(), &shard, start, &out).await?;
                 let _ = closed.send(shard);
                 Ok(())
             });
@@ -137,6 +166,142 @@ pub async fn read(
     }
 }
 
+/// Enhanced fan-out: a consumer of our own and a subscription per shard.
+mod efo {
+    use super::{send_user_records, ReadRecord, StartAt};
+    use crate::producer::sender::describe;
+    use aws_sdk_kinesis::primitives::DateTime;
+    use aws_sdk_kinesis::types::{
+        ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
+    };
+    use aws_sdk_kinesis::Client;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    /// Registers a consumer for this reader and waits until it is ACTIVE; returns its ARN.
+    pub async fn register(client: &Client, stream: &str) -> Result<String, String> {
+        let summary = client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let arn = summary
+            .stream_description_summary()
+            .map(|d| d.stream_arn().to_string())
+            .ok_or("DescribeStreamSummary returned no stream ARN")?;
+        let name = format!(
+            "kwb-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let registered = client
+            .register_stream_consumer()
+            .stream_arn(&arn)
+            .consumer_name(name)
+            .send()
+            .await
+            .map_err(|e| format!("RegisterStreamConsumer: {}", describe(&e)))?;
+        let consumer = registered
+            .consumer()
+            .map(|c| c.consumer_arn().to_string())
+            .ok_or("RegisterStreamConsumer returned no consumer")?;
+        for _ in 0..600 {
+            let status = client
+                .describe_stream_consumer()
+                .consumer_arn(&consumer)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            if status
+                .consumer_description()
+                .is_some_and(|d| d.consumer_status().as_str() == "ACTIVE")
+            {
+                return Ok(consumer);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = deregister(client, &consumer).await;
+        Err("the enhanced fan-out consumer did not become ACTIVE within 60 s".into())
+    }
+
+    pub async fn deregister(client: &Client, consumer: &str) -> Result<(), String> {
+        client
+            .deregister_stream_consumer()
+            .consumer_arn(consumer)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("DeregisterStreamConsumer: {}", describe(&e)))
+    }
+
+    fn position(start: &StartAt) -> StartingPosition {
+        let builder = StartingPosition::builder();
+        let builder = match start {
+            StartAt::TrimHorizon => builder.r#type(ShardIteratorType::TrimHorizon),
+            StartAt::Latest => builder.r#type(ShardIteratorType::Latest),
+            StartAt::Timestamp(t) => builder
+                .r#type(ShardIteratorType::AtTimestamp)
+                .timestamp(DateTime::from(*t)),
+            StartAt::Sequence(s) => builder
+                .r#type(ShardIteratorType::AtSequenceNumber)
+                .sequence_number(s),
+            StartAt::AfterSequence(s) => builder
+                .r#type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(s),
+        };
+        builder.build().expect("type is set")
+    }
+
+    /// Reads one shard through subscriptions (each lasts up to 5 minutes), resuming after the
+    /// last record, until caught up (without `follow`), the shard ends, or `out` closes.
+    pub async fn subscribe(
+        client: &Client,
+        consumer: &str,
+        follow: bool,
+        shard: &str,
+        mut start: StartAt,
+        out: &mpsc::Sender<ReadRecord>,
+    ) -> Result<(), String> {
+        loop {
+            let mut subscription = client
+                .subscribe_to_shard()
+                .consumer_arn(consumer)
+                .shard_id(shard)
+                .starting_position(position(&start))
+                .send()
+                .await
+                .map_err(|e| format!("SubscribeToShard on {shard}: {}", describe(&e)))?;
+            loop {
+                let event = tokio::select! {
+                    event = subscription.event_stream.recv() => event,
+                    _ = out.closed() => return Ok(()),
+                };
+                let event = match event {
+                    Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => event,
+                    Ok(Some(_)) => continue,
+                    // The subscription ran its course: subscribe again from where it stopped.
+                    Ok(None) => break,
+                    Err(e) => return Err(format!("SubscribeToShard on {shard}: {}", describe(&e))),
+                };
+                for record in event.records() {
+                    if !send_user_records(shard, record, out).await {
+                        return Ok(());
+                    }
+                }
+                let next = event.continuation_sequence_number();
+                if next.is_empty() {
+                    return Ok(()); // the shard is closed and fully read
+                }
+                start = StartAt::AfterSequence(next.to_string());
+                if !follow && event.millis_behind_latest() == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 async fn iterator(
     client: &Client,
     stream: &str,
@@ -156,6 +321,9 @@ async fn iterator(
         StartAt::Sequence(s) => request
             .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
             .starting_sequence_number(s),
+        StartAt::AfterSequence(s) => request
+            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+            .starting_sequence_number(s),
     };
     let answer = request.send().await.map_err(|e| describe(&e))?;
     Ok(answer.shard_iterator().map(str::to_string))
@@ -163,7 +331,50 @@ async fn iterator(
 
 /// Reads one shard; returns when it is read to its end (closed, or caught up when not
 /// following) or `out` is closed.
+/// Reads one shard, by subscription when there is a consumer, else by polling.
 async fn read_shard(
+    client: &Client,
+    options: &ReadOptions,
+    consumer: Option<&str>,
+    shard: &str,
+    start: StartAt,
+    out: &mpsc::Sender<ReadRecord>,
+) -> Result<(), String> {
+    match consumer {
+        Some(consumer) => efo::subscribe(client, consumer, options.follow, shard, start, out).await,
+        None => poll_shard(client, options, shard, start, out).await,
+    }
+}
+
+/// Sends a Kinesis record's user records; false when `out` is closed.
+async fn send_user_records(shard: &str, record: &Record, out: &mpsc::Sender<ReadRecord>) -> bool {
+    let arrival = record
+        .approximate_arrival_timestamp()
+        .and_then(|t| SystemTime::try_from(*t).ok());
+    for user in deaggregate(
+        record.partition_key().unwrap_or_default(),
+        None,
+        record.data().as_ref(),
+    ) {
+        let read = ReadRecord {
+            shard_id: shard.to_string(),
+            sequence_number: record.sequence_number().to_string(),
+            sub_sequence_number: user.sub_sequence_number,
+            aggregated: user.aggregated,
+            partition_key: user.partition_key,
+            explicit_hash_key: user.explicit_hash_key,
+            arrival_time: arrival,
+            data: user.data,
+        };
+        if out.send(read).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Reads one shard with GetRecords.
+async fn poll_shard(
     client: &Client,
     options: &ReadOptions,
     shard: &str,
@@ -186,11 +397,10 @@ async fn read_shard(
                 let service = e.as_service_error();
                 if service.is_some_and(|s| s.is_expired_iterator_exception()) {
                     let resume = match &last_sequence {
-                        Some(seq) => StartAt::Sequence(seq.clone()),
+                        Some(seq) => StartAt::AfterSequence(seq.clone()),
                         None => start.clone(),
                     };
                     it = iterator(client, &options.stream, shard, &resume).await?;
-                    // AT_SEQUENCE_NUMBER repeats the last record read; it is skipped below.
                     continue;
                 }
                 if service.is_some_and(|s| s.is_provisioned_throughput_exceeded_exception()) {
@@ -204,31 +414,9 @@ async fn read_shard(
         };
         backoff = Duration::from_millis(200);
         for record in page.records() {
-            if last_sequence.as_deref() == Some(record.sequence_number()) {
-                continue;
-            }
             last_sequence = Some(record.sequence_number().to_string());
-            let arrival = record
-                .approximate_arrival_timestamp()
-                .and_then(|t| SystemTime::try_from(*t).ok());
-            for user in deaggregate(
-                record.partition_key().unwrap_or_default(),
-                None,
-                record.data().as_ref(),
-            ) {
-                let read = ReadRecord {
-                    shard_id: shard.to_string(),
-                    sequence_number: record.sequence_number().to_string(),
-                    sub_sequence_number: user.sub_sequence_number,
-                    aggregated: user.aggregated,
-                    partition_key: user.partition_key,
-                    explicit_hash_key: user.explicit_hash_key,
-                    arrival_time: arrival,
-                    data: user.data,
-                };
-                if out.send(read).await.is_err() {
-                    return Ok(());
-                }
+            if !send_user_records(shard, record, out).await {
+                return Ok(());
             }
         }
         it = page.next_shard_iterator().map(str::to_string);
