@@ -22,3 +22,4 @@ pub mod compose;
 pub mod config;
 pub mod kinesis;
 pub mod producer;
+pub mod tui;

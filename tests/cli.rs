@@ -354,3 +354,8 @@ fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() 
         "{err}"
     );
 }
+
+#[test]
+fn without_a_terminal_the_workbench_points_to_kwb_put() {
+    fails_with(&[], &["needs a terminal", "kwb put"]);
+}

@@ -45,6 +45,13 @@ fn profile_flag(args: &[OsString]) -> Option<String> {
 
 /// Makes the profile's values the command line's defaults, so flags and the environment win.
 fn with_profile_defaults(mut command: clap::Command, p: &Profile) -> clap::Command {
+    // The workbench's own stream flags, on the top-level command.
+    if let Some(stream) = &p.stream {
+        command = command.mut_arg("stream", |a| a.default_value(stream.clone()));
+    }
+    if let Some(shards) = p.shards {
+        command = command.mut_arg("shards", |a| a.default_value(shards.to_string()));
+    }
     let mut set = |sub: &str, arg: &'static str, value: Option<String>| {
         if let Some(value) = value {
             command = std::mem::take(&mut command)

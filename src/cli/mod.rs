@@ -17,7 +17,12 @@ use std::path::PathBuf;
 pub const DEFAULT_STREAM: &str = "kwb-demo";
 
 const EXAMPLES: &str = "\
+With no command, kwb opens the workbench on the stream (keys: space send, +/- rate, k key strategy,
+? help, q quit).
+
 Examples:
+  kwb                                        the workbench on the local server's kwb-demo stream
+  kwb --profile prod --stream orders         the workbench on a real stream
   kwb put --count 10000                      10,000 records into the embedded server
   kwb put --key fixed:hot --duration 10      one hot shard for ten seconds
   kwb put --rate 500 --count 5000 --json     500 records/s, summary as JSON
@@ -33,8 +38,7 @@ or --aws), kwb starts an embedded Kinesis-compatible server in-process and creat
     name = "kwb",
     version,
     about = "A workbench for Amazon Kinesis Data Streams",
-    after_help = EXAMPLES,
-    arg_required_else_help = true
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -42,8 +46,11 @@ pub struct Cli {
     /// Write logs to this file (kwb never logs to the screen).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// The stream the workbench opens when no command is given.
+    #[command(flatten)]
+    pub workbench: StreamArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Args)]
@@ -172,7 +179,10 @@ pub async fn open_stream(target: &TargetFlags, stream: &StreamArgs) -> anyhow::R
 
 /// Runs a parsed command line; the result is the process's exit code.
 pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return crate::tui::run(&cli.target, &cli.workbench).await;
+    };
+    match command {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,

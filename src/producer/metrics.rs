@@ -115,9 +115,11 @@ pub struct ShardSnapshot {
     pub pending: i64,
     pub latency_p50: Duration,
     pub latency_p99: Duration,
-    /// Delivered records and bytes in each of the last seconds, oldest first (the current,
-    /// incomplete second last).
+    /// Delivered user records and bytes in each of the last seconds, oldest first (the
+    /// current, incomplete second last).
     pub records_per_sec: Vec<u64>,
+    /// Kinesis records (what the shard limit counts) delivered per second.
+    pub kinesis_records_per_sec: Vec<u64>,
     pub bytes_per_sec: Vec<u64>,
     pub throttled_per_sec: Vec<u64>,
 }
@@ -243,6 +245,7 @@ impl ProducerMetrics {
                     latency_p50: quantile(0.5),
                     latency_p99: quantile(0.99),
                     records_per_sec: per_sec(Counter::UserRecords),
+                    kinesis_records_per_sec: per_sec(Counter::KinesisRecords),
                     bytes_per_sec: per_sec(Counter::Bytes),
                     throttled_per_sec: per_sec(Counter::Throttled),
                 };
