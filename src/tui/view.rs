@@ -6,9 +6,16 @@ use crate::producer::metrics::ShardSnapshot;
 use crate::tui::app::{App, KEYS};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table};
+use ratatui::widgets::{
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph, Row,
+    Table,
+};
 use ratatui::Frame;
+
+/// Seconds of history the chart shows.
+const CHART_SECONDS: usize = 120;
 
 /// Records and bytes in the last complete second.
 fn last_second(series: &[u64]) -> u64 {
@@ -42,7 +49,14 @@ pub fn view(app: &App, frame: &mut Frame) {
     .areas(frame.area());
     status_bar(app, frame, status);
     shard_strip(app, frame, map);
-    shard_table(app, frame, shards);
+    if shards.width >= 110 {
+        let [table, chart] =
+            Layout::horizontal([Constraint::Length(80), Constraint::Min(30)]).areas(shards);
+        shard_table(app, frame, table);
+        limit_chart(app, frame, chart);
+    } else {
+        shard_table(app, frame, shards);
+    }
     event_list(app, frame, events);
     if app.help {
         help(frame);
@@ -222,6 +236,116 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title));
     frame.render_widget(table, area);
+}
+
+/// Use of the write limit per second, for one shard's history (the current second left out).
+fn utilisation_series(shard: &ShardSnapshot) -> Vec<(f64, f64)> {
+    let n = shard.kinesis_records_per_sec.len().saturating_sub(1);
+    (0..n)
+        .map(|i| {
+            let records = shard.kinesis_records_per_sec[i] as f64 / SHARD_RECORDS_PER_SEC;
+            let bytes =
+                shard.bytes_per_sec.get(i).copied().unwrap_or(0) as f64 / SHARD_BYTES_PER_SEC;
+            (i as f64 - n as f64 + 1.0, records.max(bytes) * 100.0)
+        })
+        .collect()
+}
+
+/// The hottest shards' use of their write limit over time, against the 100 % line; the rest
+/// are summed up as their maximum, so the legend stays readable with many shards.
+fn limit_chart(app: &App, frame: &mut Frame, area: Rect) {
+    const SHOWN: usize = 4;
+    const COLOURS: [Color; SHOWN] = [Color::Red, Color::Yellow, Color::Cyan, Color::Magenta];
+    let window = CHART_SECONDS.min(
+        app.metrics
+            .shards
+            .values()
+            .map(|s| s.kinesis_records_per_sec.len().saturating_sub(1))
+            .max()
+            .unwrap_or(0),
+    );
+    let mut shards: Vec<(&String, Vec<(f64, f64)>)> = app
+        .metrics
+        .shards
+        .iter()
+        .map(|(id, s)| {
+            let series = utilisation_series(s);
+            let start = series.len().saturating_sub(window);
+            (id, series[start..].to_vec())
+        })
+        .collect();
+    let peak = |series: &[(f64, f64)]| series.iter().map(|p| p.1).fold(0.0, f64::max);
+    shards.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(b.0)));
+    let others: Vec<(f64, f64)> = (0..window)
+        .map(|i| {
+            let max = shards[SHOWN.min(shards.len())..]
+                .iter()
+                .filter_map(|(_, s)| s.get(i).map(|p| p.1))
+                .fold(0.0, f64::max);
+            (i as f64 - window as f64 + 1.0, max)
+        })
+        .collect();
+    let limit = vec![(1.0 - window.max(1) as f64, 100.0), (0.0, 100.0)];
+    let mut datasets = vec![Dataset::default()
+        .name("limit")
+        .graph_type(GraphType::Line)
+        .style(Style::new().fg(Color::DarkGray))
+        .data(&limit)];
+    let names: Vec<String> = shards
+        .iter()
+        .take(SHOWN)
+        .map(|(id, _)| {
+            id.trim_start_matches("shardId-")
+                .trim_start_matches('0')
+                .to_string()
+        })
+        .collect();
+    for (i, (_, series)) in shards.iter().take(SHOWN).enumerate() {
+        datasets.push(
+            Dataset::default()
+                .name(format!(
+                    "#{}",
+                    if names[i].is_empty() { "0" } else { &names[i] }
+                ))
+                .graph_type(GraphType::Line)
+                .marker(symbols::Marker::Braille)
+                .style(Style::new().fg(COLOURS[i]))
+                .data(series),
+        );
+    }
+    if shards.len() > SHOWN {
+        datasets.push(
+            Dataset::default()
+                .name("others")
+                .graph_type(GraphType::Line)
+                .marker(symbols::Marker::Braille)
+                .style(Style::new().fg(Color::Gray))
+                .data(&others),
+        );
+    }
+    let top = shards
+        .iter()
+        .map(|(_, s)| peak(s))
+        .fold(100.0, f64::max)
+        .ceil();
+    let chart = Chart::new(datasets)
+        .block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(format!(" % of write limit, last {window} s ")),
+        )
+        .x_axis(
+            Axis::default()
+                .bounds([1.0 - window.max(1) as f64, 0.0])
+                .labels([format!("-{window}s"), "now".into()]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(["0".to_string(), format!("{top:.0}%")]),
+        )
+        .legend_position(Some(LegendPosition::TopLeft));
+    frame.render_widget(chart, area);
 }
 
 fn event_list(app: &App, frame: &mut Frame, area: Rect) {
