@@ -70,7 +70,6 @@ pub struct Aggregator {
     explicit_hash_keys: FxHashMap<u128, u64>,
     /// Magic followed by the protobuf body so far.
     buf: Vec<u8>,
-    count: usize,
 }
 
 impl Default for Aggregator {
@@ -80,7 +79,6 @@ impl Default for Aggregator {
             partition_key_spans: Vec::new(),
             explicit_hash_keys: FxHashMap::default(),
             buf: MAGIC.to_vec(),
-            count: 0,
         }
     }
 }
@@ -111,14 +109,6 @@ fn record_body_len(pk_index: u64, ehk_index: Option<u64>, data_len: usize) -> us
 impl Aggregator {
     pub fn new() -> Aggregator {
         Aggregator::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// The size of the aggregate as it stands, framing included.
@@ -204,7 +194,6 @@ impl Aggregator {
             encode_varint(i, out);
         }
         put_length_delimited(out, 3, data);
-        self.count += 1;
     }
 
     /// The finished aggregate (magic, protobuf, MD5); the aggregator is empty afterwards, with
@@ -225,7 +214,6 @@ impl Aggregator {
         self.partition_keys.clear();
         self.partition_key_spans.clear();
         self.explicit_hash_keys.clear();
-        self.count = 0;
     }
 }
 
@@ -314,7 +302,11 @@ mod tests {
             );
         }
         let bytes = agg.finish();
-        assert!(agg.is_empty());
+        assert_eq!(
+            agg.encoded_len(),
+            FRAMING_BYTES,
+            "finishing empties the aggregator"
+        );
         bytes
     }
 

@@ -174,10 +174,6 @@ impl Producer {
         self.shard_map.borrow().clone()
     }
 
-    pub fn config(&self) -> &ProducerConfig {
-        &self.config
-    }
-
     fn validate(&self, record: &NewRecord) -> Result<(), PutError> {
         validate_partition_key(&record.partition_key)?;
         let bytes = record.billed_bytes();

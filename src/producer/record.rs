@@ -24,11 +24,6 @@ impl NewRecord {
         }
     }
 
-    pub fn with_explicit_hash_key(mut self, key: HashKey) -> NewRecord {
-        self.explicit_hash_key = Some(key);
-        self
-    }
-
     /// What the record counts for against Kinesis's size limits: key plus data.
     pub fn billed_bytes(&self) -> usize {
         self.partition_key.len() + self.data.len()
