@@ -352,6 +352,15 @@ impl Pipeline {
         }
     }
 
+    /// A shard's counters: from its state when the map knows the shard (no lock taken), else
+    /// from the registry.
+    fn shard_metrics(&self, shard_id: &str) -> Arc<ShardMetrics> {
+        match self.map.position(shard_id) {
+            Some(i) => Arc::clone(&self.shards[i].metrics),
+            None => self.metrics.shard(shard_id),
+        }
+    }
+
     fn on_delivered(
         &mut self,
         record: KinesisRecord,
@@ -360,12 +369,13 @@ impl Pipeline {
         now: Instant,
     ) {
         let aggregated = record.is_aggregate();
-        let landed = self.map.get(&shard_id).cloned();
+        let map = Arc::clone(&self.map);
+        let landed = map.get(&shard_id);
         if shard_id != *record.predicted_shard {
             self.map_stale = true;
         }
-        let metrics = self.metrics.shard(&shard_id);
-        let predicted = self.metrics.shard(&record.predicted_shard);
+        let metrics = self.shard_metrics(&shard_id);
+        let predicted = self.shard_metrics(&record.predicted_shard);
         self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
         self.metrics
             .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
@@ -378,7 +388,7 @@ impl Pipeline {
             // the KCL would drop the aggregate.
             let in_range = !aggregated
                 || shard_id == *record.predicted_shard
-                || landed.as_ref().is_some_and(|s| s.contains(member.hash_key));
+                || landed.is_some_and(|s| s.contains(member.hash_key));
             if !in_range {
                 let error = AttemptError::transient(
                     "WrongShard",
@@ -411,7 +421,7 @@ impl Pipeline {
             records = record.members.len(),
             "attempt failed"
         );
-        let metrics = self.metrics.shard(&record.predicted_shard);
+        let metrics = self.shard_metrics(&record.predicted_shard);
         if error.kind == ErrorKind::Throttled {
             self.metrics.add(&metrics, Counter::Throttled, 1, now);
             if let Some(i) = self.map.position(&record.predicted_shard) {
@@ -496,7 +506,7 @@ impl Pipeline {
             .chain([self.collector.take()])
             .collect();
         for record in batches.into_iter().flatten() {
-            let metrics = self.metrics.shard(&record.predicted_shard);
+            let metrics = self.shard_metrics(&record.predicted_shard);
             self.metrics
                 .add_pending(&metrics, -(record.members.len() as i64));
             held.extend(record.members);
