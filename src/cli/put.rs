@@ -258,6 +258,8 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         }
     }
     drop(outcomes);
+    // The producer's own map (kept fresh while it ran) lists the shards for the summary.
+    let map = producer.shard_map();
     // Everything accepted gets its TTL to resolve; what cannot make it is reported.
     let grace = config.record_ttl + config.request_timeout;
     let report = tokio::select! {
@@ -268,14 +270,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     };
     let tally = tally.await?;
     bar.finish_and_clear();
-    let map = crate::kinesis::shard_map::list_shards(&connection.admin, &stream)
-        .await
-        .ok();
-    let open = map.iter().flat_map(|m| {
-        m.open_shards()
-            .map(|s| s.shard_id.clone())
-            .collect::<Vec<_>>()
-    });
+    let open = map.open_shards().map(|s| s.shard_id.clone());
     let run = Run {
         stream,
         target: connection.target.to_string(),
