@@ -13,13 +13,14 @@
 //!             -> producer::metrics (per-shard 1 s buckets, read as snapshots)
 //! ```
 //!
-//! `kinesis` owns everything that talks to or models the service (clients, targets, the embedded
+//! `errors` formats an error chain for people. `kinesis` owns everything that talks to or models the service (clients, targets, the embedded
 //! ferrokinesis server, stream admin); `producer` owns the KPL-style pipeline; `cli` owns the
 //! command line.
 
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod errors;
 pub mod kinesis;
 pub mod producer;
 pub mod tui;

@@ -1,8 +1,8 @@
 //! `kwb shards`: the shard map as a table or JSON.
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::errors::describe;
 use crate::kinesis::shard_map::list_shards;
-use crate::producer::sender::describe;
 use clap::Args;
 use serde_json::json;
 

@@ -1,11 +1,11 @@
 //! `kwb streams`: list, describe, create and delete streams; `kwb shard-of`: where keys land.
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags, DEFAULT_STREAM};
+use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{self, Capacity};
 use crate::kinesis::client::connect;
 use crate::kinesis::hash_key::{validate_partition_key, HashKey};
 use crate::kinesis::shard_map::list_shards;
-use crate::producer::sender::describe as describe_error;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};

@@ -1,6 +1,6 @@
 //! Stream administration: names, existence, creation and waiting for a stream to be usable.
 
-use crate::producer::sender::describe as describe_error;
+use crate::errors::describe as describe_error;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::StreamStatus;
 use aws_sdk_kinesis::Client;

@@ -5,9 +5,9 @@
 //! shard is read at once until stopped, polling within the read limits (5 calls/s per shard), and
 //! the children of a shard that closes (a split or merge) are read from their beginning.
 
+use crate::errors::describe;
 use crate::kinesis::shard_map::list_shards;
 use crate::producer::aggregation::deaggregate;
-use crate::producer::sender::describe;
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use aws_sdk_kinesis::Client;
@@ -169,7 +169,7 @@ async fn read_with(
 /// Enhanced fan-out: a consumer of our own and a subscription per shard.
 mod efo {
     use super::{send_user_records, ReadRecord, StartAt};
-    use crate::producer::sender::describe;
+    use crate::errors::describe;
     use aws_sdk_kinesis::primitives::DateTime;
     use aws_sdk_kinesis::types::{
         ShardIteratorType, StartingPosition, SubscribeToShardEventStream,

@@ -137,7 +137,7 @@ impl Producer {
             .await
             .map_err(|e| StartError::ShardMap {
                 stream: stream.to_string(),
-                message: sender::describe(&e),
+                message: crate::errors::describe(&e),
             })?;
         let map = Arc::new(map);
         let metrics = ProducerMetrics::new();
@@ -330,7 +330,7 @@ impl Driver {
                 refresh = Some(tokio::spawn(async move {
                     list_shards(&client, &stream)
                         .await
-                        .map_err(|e| sender::describe(&e))
+                        .map_err(|e| crate::errors::describe(&e))
                 }));
             }
             let mut wake = self.pipeline.next_wakeup();

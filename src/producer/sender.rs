@@ -1,6 +1,7 @@
 //! Sending: one PutRecords request per batch through aws-sdk-kinesis, its answer mapped to
 //! per-entry results or one request-wide error. Retrying is the pipeline's job, not the SDK's.
 
+use crate::errors::describe;
 use crate::producer::pipeline::{BatchResult, EntryResult};
 use crate::producer::record::KinesisRecord;
 use crate::producer::retry::{AttemptError, ErrorKind};
@@ -92,16 +93,4 @@ where
         },
         _ => AttemptError::transient("Unknown", describe(&error)),
     }
-}
-
-/// An error with its whole chain of sources, on one line.
-pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
