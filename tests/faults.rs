@@ -83,12 +83,9 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     let read = common::read_all(&direct.admin, stream).await;
     let stored: HashSet<(String, u64)> = read
         .iter()
-        .map(|r| (r.sequence_number.clone(), r.record.sub_sequence_number))
+        .map(|r| (r.sequence_number.clone(), r.sub_sequence_number))
         .collect();
-    let seqs: HashSet<u64> = read
-        .iter()
-        .map(|r| common::payload_seq(&r.record.data))
-        .collect();
+    let seqs: HashSet<u64> = read.iter().map(|r| common::payload_seq(&r.data)).collect();
     assert_eq!(seqs.len() as u64, records);
     for d in &delivered {
         assert!(stored.contains(&(d.sequence_number.clone(), d.sub_sequence_number)));

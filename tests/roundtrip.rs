@@ -64,11 +64,11 @@ async fn round_trip(aggregation: bool, records: u64) {
     );
     let mut seen = vec![false; records as usize];
     for r in &read {
-        let seq = common::payload_seq(&r.record.data);
+        let seq = common::payload_seq(&r.data);
         assert!(!seen[seq as usize], "record {seq} read twice");
         seen[seq as usize] = true;
-        assert_eq!(r.record.partition_key, keys[seq as usize]);
-        assert_eq!(r.record.data, payloads.payload(seq));
+        assert_eq!(r.partition_key, keys[seq as usize]);
+        assert_eq!(r.data, payloads.payload(seq));
         let predicted = map
             .shard_for(HashKey::of_partition_key(&keys[seq as usize]))
             .unwrap();
@@ -81,13 +81,13 @@ async fn round_trip(aggregation: bool, records: u64) {
             &r.sequence_number, sequence,
             "record {seq}: outcome names another sequence number"
         );
-        assert_eq!(r.record.sub_sequence_number, *sub);
+        assert_eq!(r.sub_sequence_number, *sub);
     }
     assert!(seen.iter().all(|s| *s));
     if aggregation {
-        assert!(read.iter().filter(|r| r.record.aggregated).count() as u64 > records * 9 / 10);
+        assert!(read.iter().filter(|r| r.aggregated).count() as u64 > records * 9 / 10);
     } else {
-        assert!(read.iter().all(|r| !r.record.aggregated));
+        assert!(read.iter().all(|r| !r.aggregated));
     }
 }
 

@@ -4,12 +4,11 @@
 
 pub mod proxy;
 
-use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 use kwb::kinesis::admin::ensure_stream;
 use kwb::kinesis::client::{connect, Connection, TargetArgs};
 use kwb::kinesis::embedded::{EmbeddedOptions, EmbeddedServer};
-use kwb::producer::aggregation::{deaggregate, UserRecordData};
+use kwb::kinesis::reader::{read, ReadOptions, ReadRecord, StartAt};
 
 /// A server of its own for one test, and clients pointed at `endpoint` (the server itself, or a
 /// proxy in front of it).
@@ -91,59 +90,27 @@ pub async fn proxied(
     }
 }
 
-/// A user record read back, with where it was found.
-#[derive(Debug, Clone)]
-pub struct ReadBack {
-    pub shard_id: String,
-    pub sequence_number: String,
-    pub record: UserRecordData,
-}
-
 /// Reads every record of every shard from TRIM_HORIZON to the current end, deaggregated.
-pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadBack> {
-    let shards = client
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .expect("list shards");
-    let mut out = Vec::new();
-    for shard in shards.shards() {
-        let mut iterator = client
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(shard.shard_id())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("iterator")
-            .shard_iterator()
-            .map(str::to_string);
-        while let Some(it) = iterator {
-            let page = client
-                .get_records()
-                .shard_iterator(it)
-                .limit(10_000)
-                .send()
-                .await
-                .expect("get records");
-            for r in page.records() {
-                for user in deaggregate(r.partition_key().unwrap_or(""), None, r.data().as_ref()) {
-                    out.push(ReadBack {
-                        shard_id: shard.shard_id().to_string(),
-                        sequence_number: r.sequence_number().to_string(),
-                        record: user,
-                    });
-                }
-            }
-            // An empty page means the reader has caught up with the shard's end.
-            if page.records().is_empty() {
-                break;
-            }
-            iterator = page.next_shard_iterator().map(str::to_string);
+pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadRecord> {
+    let options = ReadOptions {
+        stream: stream.to_string(),
+        shard: None,
+        start: StartAt::TrimHorizon,
+        follow: false,
+        efo: false,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let reading = async {
+        read(client, &options, tx).await.expect("read the stream");
+    };
+    let collecting = async {
+        let mut out = Vec::new();
+        while let Some(record) = rx.recv().await {
+            out.push(record);
         }
-    }
-    out
+        out
+    };
+    tokio::join!(reading, collecting).1
 }
 
 /// The sequence number a payload made by `compose::payload::Payloads` starts with.
