@@ -133,22 +133,8 @@ async fn follow_keeps_reading_and_follows_a_split_into_its_children() {
     while got.len() < 100 {
         got.insert(rx.recv().await.unwrap().partition_key);
     }
-    let map = kwb::kinesis::shard_map::list_shards(&t.connection.admin, "follow")
-        .await
-        .unwrap();
+    let map = common::split_first_shard(&t.connection.admin, "follow").await;
     let parent = map.shards()[0].clone();
-    t.connection
-        .admin
-        .split_shard()
-        .stream_name("follow")
-        .shard_to_split(&parent.shard_id)
-        .new_starting_hash_key(parent.middle_hash_key().to_string())
-        .send()
-        .await
-        .unwrap();
-    kwb::kinesis::admin::ensure_stream(&t.connection.admin, "follow", 2, false)
-        .await
-        .unwrap();
     put(100, 300).await;
     let mut children = HashSet::new();
     while got.len() < 300 {

@@ -25,20 +25,8 @@ async fn a_split_shard_is_followed_and_no_record_lands_outside_its_shard() {
     .unwrap();
     assert_eq!(producer.shard_map().open_count(), 2);
 
-    let before = list_shards(&t.connection.admin, stream).await.unwrap();
+    let before = common::split_first_shard(&t.connection.admin, stream).await;
     let parent = &before.shards()[0];
-    t.connection
-        .admin
-        .split_shard()
-        .stream_name(stream)
-        .shard_to_split(&parent.shard_id)
-        .new_starting_hash_key(parent.middle_hash_key().to_string())
-        .send()
-        .await
-        .unwrap();
-    kwb::kinesis::admin::ensure_stream(&t.connection.admin, stream, 2, false)
-        .await
-        .unwrap();
 
     let keys: Vec<String> = (0..3_000).map(|i| format!("key-{i}")).collect();
     let mut pending = Vec::new();

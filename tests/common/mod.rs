@@ -9,6 +9,7 @@ use kwb::kinesis::admin::ensure_stream;
 use kwb::kinesis::client::{connect, Connection, TargetArgs};
 use kwb::kinesis::embedded::{EmbeddedOptions, EmbeddedServer};
 use kwb::kinesis::reader::{read, ReadOptions, ReadRecord, StartAt};
+use kwb::kinesis::shard_map::{list_shards, ShardMap};
 
 /// A server of its own for one test, and clients pointed at `endpoint` (the server itself, or a
 /// proxy in front of it).
@@ -88,6 +89,25 @@ pub async fn proxied(
         proxy,
         via_proxy,
     }
+}
+
+/// Splits the stream's first shard at its middle and waits for the stream to be ACTIVE again;
+/// returns the shard map from before the split.
+pub async fn split_first_shard(client: &Client, stream: &str) -> ShardMap {
+    let before = list_shards(client, stream).await.expect("list shards");
+    let parent = &before.shards()[0];
+    client
+        .split_shard()
+        .stream_name(stream)
+        .shard_to_split(&parent.shard_id)
+        .new_starting_hash_key(parent.middle_hash_key().to_string())
+        .send()
+        .await
+        .expect("split shard");
+    ensure_stream(client, stream, 1, false)
+        .await
+        .expect("stream active again");
+    before
 }
 
 /// Reads every record of every shard from TRIM_HORIZON to the current end, deaggregated.
