@@ -5,31 +5,14 @@ mod common;
 
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-/// A kwb command with its local data in `data`, no profiles file and no target, stream or
-/// profile from the environment; background servers it starts stop soon after the test.
-fn kwb_command(data: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kwb"));
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_KINESIS",
-        "AWS_PROFILE",
-        "KWB_STREAM",
-        "KWB_PROFILE",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .env("KWB_DATA_DIR", data)
-        .env("KWB_CONFIG", data.join("no-config.toml"))
-        .env("KWB_IDLE_EXIT_SECS", "5");
-    command
-}
+use std::process::{Output, Stdio};
 
 /// Runs kwb with its local data in `data`.
 fn kwb_in(data: &Path, args: &[&str]) -> Output {
-    kwb_command(data).args(args).output().expect("run kwb")
+    common::kwb_command(data)
+        .args(args)
+        .output()
+        .expect("run kwb")
 }
 
 /// Runs kwb with fresh local data of its own.
@@ -263,7 +246,7 @@ impl Drop for Serve {
 fn other_commands_use_kwb_serve_and_reset_clears_it() {
     let data = tempfile::tempdir().unwrap();
     let mut serve = Serve(
-        kwb_command(data.path())
+        common::kwb_command(data.path())
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -304,7 +287,7 @@ fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() 
     )
     .unwrap();
     let run = |env_stream: Option<&str>, args: &[&str]| {
-        let mut command = kwb_command(&dir.path().join("data"));
+        let mut command = common::kwb_command(&dir.path().join("data"));
         command.env("KWB_CONFIG", &config);
         if let Some(stream) = env_stream {
             command.env("KWB_STREAM", stream);

@@ -1,9 +1,10 @@
 //! Snapshots of every command's help and of the errors bad input gets, so that a change to what
 //! users read is a visible, reviewed change.
 
+mod common;
+
 use clap::CommandFactory;
 use kwb::cli::Cli;
-use std::process::Command;
 
 #[test]
 fn help_of_every_command() {
@@ -22,11 +23,8 @@ fn help_of_every_command() {
 
 fn error_of(args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_kwb"))
+    let output = common::kwb_command(data.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KWB_DATA_DIR", data.path())
-        .env("KWB_IDLE_EXIT_SECS", "5")
-        .env("KWB_CONFIG", data.path().join("none.toml"))
         .args(args)
         .output()
         .unwrap();

@@ -4,8 +4,9 @@
 //! test script); the margins are wide. The four shapes run
 //! side by side, so the whole check takes about ten seconds.
 
+mod common;
+
 use kwb::compose::rate::RateShape;
-use std::process::Command;
 
 #[test]
 fn every_rate_shape_sends_its_integral_within_five_percent() {
@@ -23,31 +24,21 @@ fn every_rate_shape_sends_its_integral_within_five_percent() {
             let data = data.path().to_path_buf();
             let shape = shape.to_string();
             std::thread::spawn(move || {
-                let output = Command::new(env!("CARGO_BIN_EXE_kwb"))
-                    .env_remove("AWS_ENDPOINT_URL")
-                    .env_remove("AWS_ENDPOINT_URL_KINESIS")
-                    .env("KWB_DATA_DIR", &data)
-                    .env("KWB_IDLE_EXIT_SECS", "5")
-                    .args([
-                        "put",
-                        "--stream",
-                        &format!("shape-{i}"),
-                        "--rate",
-                        &shape,
-                        "--duration",
-                        "10",
-                        "--json",
-                    ])
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "{shape}: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let stream = format!("shape-{i}");
+                let args = [
+                    "put",
+                    "--stream",
+                    &stream,
+                    "--rate",
+                    &shape,
+                    "--duration",
+                    "10",
+                    "--json",
+                ];
+                let stdout = common::stdout_of(common::kwb_command(&data).args(args));
                 (
                     shape,
-                    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(),
+                    serde_json::from_str::<serde_json::Value>(&stdout).unwrap(),
                 )
             })
         })

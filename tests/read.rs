@@ -6,22 +6,15 @@ mod common;
 use base64::Engine;
 use kwb::compose::payload::Payloads;
 use std::collections::HashMap;
-use std::process::Command;
 
+/// Runs kwb against `endpoint`; it must succeed. Returns stdout.
 fn kwb(endpoint: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_kwb"))
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_KINESIS")
-        .args(["--endpoint-url", endpoint])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let data = tempfile::tempdir().unwrap();
+    common::stdout_of(
+        common::kwb_command(data.path())
+            .args(["--endpoint-url", endpoint])
+            .args(args),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,6 +91,37 @@ pub async fn proxied(
     }
 }
 
+/// A kwb command with its local data in `data`, no profiles file and no target, stream or
+/// profile from the environment; background servers it starts stop soon after the test.
+pub fn kwb_command(data: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kwb"));
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KINESIS",
+        "AWS_PROFILE",
+        "KWB_STREAM",
+        "KWB_PROFILE",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("KWB_DATA_DIR", data)
+        .env("KWB_CONFIG", data.join("no-config.toml"))
+        .env("KWB_IDLE_EXIT_SECS", "5");
+    command
+}
+
+/// Runs a kwb command that must succeed; returns its stdout.
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let output = command.output().expect("run kwb");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
 /// Splits the stream's first shard at its middle and waits for the stream to be ACTIVE again;
 /// returns the shard map from before the split.
 pub async fn split_first_shard(client: &Client, stream: &str) -> ShardMap {
