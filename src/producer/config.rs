@@ -77,7 +77,35 @@ pub struct ConfigError {
     pub limit: &'static str,
 }
 
+/// The settings that may change while the producer runs (the workbench's keys change them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    pub aggregation: bool,
+    pub max_buffered_time: Duration,
+    pub rate_limit_percent: f64,
+}
+
 impl ProducerConfig {
+    pub fn tuning(&self) -> Tuning {
+        Tuning {
+            aggregation: self.aggregation,
+            max_buffered_time: self.max_buffered_time,
+            rate_limit_percent: self.rate_limit_percent,
+        }
+    }
+
+    /// This configuration with `tuning` applied, if the result is valid.
+    pub fn tuned(&self, tuning: Tuning) -> Result<ProducerConfig, ConfigError> {
+        let config = ProducerConfig {
+            aggregation: tuning.aggregation,
+            max_buffered_time: tuning.max_buffered_time,
+            rate_limit_percent: tuning.rate_limit_percent,
+            ..self.clone()
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every setting against Kinesis's limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let check = |ok: bool, field: &'static str, value: String, limit: &'static str| {
@@ -115,6 +143,12 @@ impl ProducerConfig {
             "aggregation_max_bytes",
             self.aggregation_max_bytes.to_string(),
             "at most max_record_bytes",
+        )?;
+        check(
+            self.max_buffered_time <= Duration::from_secs(60),
+            "max_buffered_time",
+            format!("{:?}", self.max_buffered_time),
+            "at most 60 s",
         )?;
         check(
             self.rate_limit_percent > 0.0 && self.rate_limit_percent <= 1000.0,

@@ -40,6 +40,10 @@ impl ShardLimiter {
         }
     }
 
+    pub fn set_rate_limit_percent(&mut self, rate_limit_percent: f64) {
+        self.share = rate_limit_percent / 100.0;
+    }
+
     /// The current allowed rate as a fraction of the shard's limits.
     pub fn current_share(&self) -> f64 {
         self.share * self.factor

@@ -33,11 +33,37 @@ pub enum Counter {
 }
 
 const COUNTERS: usize = 7;
+/// Beside the counters, each second's slot keeps that second's latency p50 and p99 (µs).
+const P50: usize = COUNTERS;
+const P99: usize = COUNTERS + 1;
 
 #[derive(Debug, Default)]
 struct Slot {
     second: AtomicU64,
-    values: [AtomicU64; COUNTERS],
+    values: [AtomicU64; COUNTERS + 2],
+}
+
+/// Latencies: all of them, and those of one second until the second is over.
+#[derive(Debug)]
+struct Latency {
+    total: Histogram<u64>,
+    second: u64,
+    this_second: Histogram<u64>,
+}
+
+impl Latency {
+    /// Writes the quantiles of the second being collected into its slot, once it is over.
+    fn close_second(&mut self, ring: &[Slot], now_second: u64) {
+        if self.second >= now_second || self.this_second.is_empty() {
+            return;
+        }
+        let slot = &ring[self.second as usize % HISTORY_SECS];
+        if slot.second.load(Relaxed) == self.second + 1 {
+            slot.values[P50].store(self.this_second.value_at_quantile(0.5), Relaxed);
+            slot.values[P99].store(self.this_second.value_at_quantile(0.99), Relaxed);
+        }
+        self.this_second.reset();
+    }
 }
 
 /// The counters of one shard.
@@ -46,7 +72,7 @@ pub struct ShardMetrics {
     totals: [AtomicU64; COUNTERS],
     ring: Box<[Slot]>,
     pending: AtomicI64,
-    latency_us: Mutex<Histogram<u64>>,
+    latency_us: Mutex<Latency>,
 }
 
 impl Default for ShardMetrics {
@@ -55,9 +81,11 @@ impl Default for ShardMetrics {
             totals: Default::default(),
             ring: (0..HISTORY_SECS).map(|_| Slot::default()).collect(),
             pending: AtomicI64::new(0),
-            latency_us: Mutex::new(
-                Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
-            ),
+            latency_us: Mutex::new(Latency {
+                total: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
+                second: 0,
+                this_second: Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("bounds"),
+            }),
         }
     }
 }
@@ -122,6 +150,10 @@ pub struct ShardSnapshot {
     pub kinesis_records_per_sec: Vec<u64>,
     pub bytes_per_sec: Vec<u64>,
     pub throttled_per_sec: Vec<u64>,
+    /// Each second's latency quantiles, in microseconds (0 where nothing was delivered; the
+    /// current second's are 0 until it is over).
+    pub latency_p50_us_per_sec: Vec<u64>,
+    pub latency_p99_us_per_sec: Vec<u64>,
 }
 
 impl ShardSnapshot {
@@ -180,14 +212,15 @@ impl ProducerMetrics {
         shard.pending.fetch_add(delta, Relaxed);
     }
 
-    pub fn record_latency(&self, shard: &ShardMetrics, latency: Duration) {
+    /// Records one delivered record's latency, counted in the second `now` falls in.
+    pub fn record_latency(&self, shard: &ShardMetrics, latency: Duration, now: Instant) {
         let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
-        shard
-            .latency_us
-            .lock()
-            .expect("metrics lock")
-            .record(us)
-            .ok();
+        let second = self.second(now);
+        let mut l = shard.latency_us.lock().expect("metrics lock");
+        l.close_second(&shard.ring, second);
+        l.second = second;
+        l.total.record(us).ok();
+        l.this_second.record(us).ok();
     }
 
     pub fn count_failure(&self, reason: String) {
@@ -209,7 +242,9 @@ impl ProducerMetrics {
             .expect("metrics lock")
             .iter()
             .map(|(id, m)| {
-                let per_sec = |counter: Counter| -> Vec<u64> {
+                let mut latency = m.latency_us.lock().expect("metrics lock");
+                latency.close_second(&m.ring, now_second);
+                let per_sec = |value: usize| -> Vec<u64> {
                     // Seconds before the start read as zero, so every series is `history` long.
                     (0..history)
                         .map(|back| {
@@ -218,21 +253,21 @@ impl ProducerMetrics {
                             };
                             let slot = &m.ring[s as usize % HISTORY_SECS];
                             if slot.second.load(Relaxed) == s + 1 {
-                                slot.values[counter as usize].load(Relaxed)
+                                slot.values[value].load(Relaxed)
                             } else {
                                 0
                             }
                         })
                         .collect()
                 };
-                let latency = m.latency_us.lock().expect("metrics lock");
                 let quantile = |q: f64| {
-                    Duration::from_micros(if latency.is_empty() {
+                    Duration::from_micros(if latency.total.is_empty() {
                         0
                     } else {
-                        latency.value_at_quantile(q)
+                        latency.total.value_at_quantile(q)
                     })
                 };
+                let counted = |counter: Counter| per_sec(counter as usize);
                 let snapshot = ShardSnapshot {
                     user_records: m.total(Counter::UserRecords),
                     kinesis_records: m.total(Counter::KinesisRecords),
@@ -244,10 +279,12 @@ impl ProducerMetrics {
                     pending: m.pending.load(Relaxed),
                     latency_p50: quantile(0.5),
                     latency_p99: quantile(0.99),
-                    records_per_sec: per_sec(Counter::UserRecords),
-                    kinesis_records_per_sec: per_sec(Counter::KinesisRecords),
-                    bytes_per_sec: per_sec(Counter::Bytes),
-                    throttled_per_sec: per_sec(Counter::Throttled),
+                    records_per_sec: counted(Counter::UserRecords),
+                    kinesis_records_per_sec: counted(Counter::KinesisRecords),
+                    bytes_per_sec: counted(Counter::Bytes),
+                    throttled_per_sec: counted(Counter::Throttled),
+                    latency_p50_us_per_sec: per_sec(P50),
+                    latency_p99_us_per_sec: per_sec(P99),
                 };
                 (id.clone(), snapshot)
             })
@@ -272,7 +309,7 @@ mod tests {
         metrics.add(&shard, Counter::UserRecords, 5, now);
         metrics.add(&shard, Counter::Throttled, 2, now);
         metrics.add_pending(&shard, 3);
-        metrics.record_latency(&shard, Duration::from_millis(20));
+        metrics.record_latency(&shard, Duration::from_millis(20), now);
         let snap = metrics.snapshot(3);
         let s = &snap.shards["shardId-000000000001"];
         assert_eq!(s.user_records, 5);
@@ -281,6 +318,30 @@ mod tests {
         assert_eq!(s.records_per_sec.len(), 3);
         assert_eq!(s.records_per_sec.iter().sum::<u64>(), 5);
         assert!(s.latency_p50 >= Duration::from_millis(19));
+    }
+
+    #[test]
+    fn each_second_keeps_its_own_latency_quantiles_once_it_is_over() {
+        let metrics = ProducerMetrics::new();
+        let shard = metrics.shard("s");
+        let start = metrics.start;
+        for (second, ms) in [(0u64, 10u64), (0, 10), (1, 200)] {
+            let now = start + Duration::from_secs(second) + Duration::from_millis(1);
+            metrics.add(&shard, Counter::UserRecords, 1, now);
+            metrics.record_latency(&shard, Duration::from_millis(ms), now);
+        }
+        // Second 0 closed when second 1's record came; second 1 closes when a snapshot
+        // (or record) sees a later second.
+        let slot0 = &shard.ring[0];
+        assert_eq!(slot0.values[P50].load(Relaxed) / 1000, 10);
+        shard
+            .latency_us
+            .lock()
+            .unwrap()
+            .close_second(&shard.ring, 2);
+        let slot1 = &shard.ring[1];
+        assert_eq!(slot1.values[P99].load(Relaxed) / 1000, 200);
+        assert_eq!(slot1.values[P50].load(Relaxed) / 1000, 200);
     }
 
     #[test]

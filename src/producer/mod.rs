@@ -19,7 +19,7 @@ pub mod sender;
 use crate::kinesis::hash_key::{validate_partition_key, KeyError};
 use crate::kinesis::shard_map::{list_shards, ShardMap};
 use aws_sdk_kinesis::Client;
-use config::{ConfigError, ProducerConfig};
+use config::{ConfigError, ProducerConfig, Tuning};
 use metrics::ProducerMetrics;
 use outcome::{Failure, FailureReason, Outcome};
 use pipeline::{BatchResult, Pipeline};
@@ -81,6 +81,7 @@ pub struct ShutdownReport {
 
 enum Command {
     Put(UserRecord),
+    Tune(ProducerConfig),
     Flush(oneshot::Sender<()>),
     Shutdown {
         deadline: Instant,
@@ -244,6 +245,19 @@ impl Producer {
         )
     }
 
+    /// Changes aggregation, buffering time or the rate limit while the producer runs; records
+    /// already buffered keep the settings they were buffered under.
+    pub fn tune(&self, tuning: Tuning) -> Result<(), ConfigError> {
+        let config = self.config.tuned(tuning)?;
+        self.inbox
+            .send(Command::Tune(config))
+            .map_err(|_| ConfigError {
+                field: "producer",
+                value: "stopped".into(),
+                limit: "a running producer",
+            })
+    }
+
     /// Sends everything buffered at once (ignoring the buffering time) and waits until no record
     /// is outstanding. Records put while it waits are sent at once too and waited for as well.
     pub async fn flush(&self) {
@@ -360,6 +374,10 @@ impl Driver {
                     loop {
                         match next {
                             Some(Command::Put(record)) => self.pipeline.add(record, Instant::now()),
+                            Some(Command::Tune(config)) => {
+                                self.pipeline.set_config(config.clone());
+                                self.config = config;
+                            }
                             Some(Command::Flush(done)) => {
                                 self.pipeline.set_flushing(true);
                                 flush_waiters.push(done);

@@ -126,6 +126,16 @@ impl Pipeline {
         self.map_stale
     }
 
+    /// Takes new settings (see `Producer::tune`); each shard's limiter keeps its throttling state.
+    pub fn set_config(&mut self, config: ProducerConfig) {
+        for shard in &mut self.shards {
+            shard
+                .limiter
+                .set_rate_limit_percent(config.rate_limit_percent);
+        }
+        self.config = config;
+    }
+
     /// Sends everything buffered at once, ignoring buffering time, until `set_flushing(false)`.
     pub fn set_flushing(&mut self, flushing: bool) {
         self.flushing = flushing;
@@ -400,7 +410,7 @@ impl Pipeline {
             self.outstanding -= 1;
             let latency = now.saturating_duration_since(member.arrived);
             self.metrics.add(&metrics, Counter::UserRecords, 1, now);
-            self.metrics.record_latency(&metrics, latency);
+            self.metrics.record_latency(&metrics, latency, now);
             let outcome = Outcome::Delivered(Delivered {
                 shard_id: shard_id.clone(),
                 sequence_number: sequence.clone(),
@@ -561,6 +571,7 @@ fn close_aggregate(shard: &mut ShardState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::producer::config::Tuning;
     use crate::producer::record::NewRecord;
     use std::time::Duration;
     use tokio::sync::oneshot::{self, Receiver};
@@ -631,6 +642,40 @@ mod tests {
         );
         assert_eq!(sent[0].members.len(), 3);
         assert_eq!(&*sent[0].predicted_shard, "shardId-000000000002");
+    }
+
+    #[test]
+    fn new_settings_apply_to_records_that_come_after_them() {
+        let t0 = Instant::now();
+        let mut p = pipeline(4, ProducerConfig::default()).without_rate_limits();
+        let keys = keys_on(1, 4, 4);
+        let _rx: Vec<_> = keys[..2].iter().map(|k| put(&mut p, k, t0)).collect();
+        let tuned = ProducerConfig::default()
+            .tuned(Tuning {
+                aggregation: false,
+                max_buffered_time: Duration::from_millis(5),
+                rate_limit_percent: 50.0,
+            })
+            .unwrap();
+        p.set_config(tuned);
+        assert!(p.shards.iter().all(|s| s.limiter.current_share() == 0.5));
+        let _rx2: Vec<_> = keys[2..].iter().map(|k| put(&mut p, k, t0)).collect();
+        let early = all(&mut p, t0 + Duration::from_millis(10));
+        assert_eq!(
+            early.len(),
+            2,
+            "plain records wait only the new buffering time"
+        );
+        assert!(early
+            .iter()
+            .all(|k| k.explicit_hash_key.is_none() && k.members.len() == 1));
+        let late = all(&mut p, t0 + SEC);
+        assert_eq!(
+            late.len(),
+            1,
+            "the aggregate made before the change keeps going"
+        );
+        assert_eq!(late[0].members.len(), 2);
     }
 
     #[test]
