@@ -1,6 +1,7 @@
 //! Composing what to send: record payloads (templates, fixed sizes, lines of a file, a literal),
 //! partition-key strategies and rate shapes, put together by [`Composer`].
 
+pub mod builtin;
 pub mod keys;
 pub mod payload;
 pub mod rate;

@@ -89,7 +89,43 @@ impl FromStr for RateShape {
     }
 }
 
+impl std::fmt::Display for RateShape {
+    /// The shape as `--rate` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            RateShape::Constant(r) => write!(f, "{r}"),
+            RateShape::Ramp { from, to, over } => write!(f, "ramp:{from}:{to}:{over}"),
+            RateShape::Burst { rate, on, off } => write!(f, "burst:{rate}:{on}:{off}"),
+            RateShape::Sine { low, high, period } => write!(f, "sine:{low}:{high}:{period}"),
+            RateShape::Max => write!(f, "max"),
+        }
+    }
+}
+
 impl RateShape {
+    /// The same shape with every rate multiplied by `factor` (durations unchanged).
+    pub fn scaled(&self, factor: f64) -> RateShape {
+        match *self {
+            RateShape::Constant(r) => RateShape::Constant(r * factor),
+            RateShape::Ramp { from, to, over } => RateShape::Ramp {
+                from: from * factor,
+                to: to * factor,
+                over,
+            },
+            RateShape::Burst { rate, on, off } => RateShape::Burst {
+                rate: rate * factor,
+                on,
+                off,
+            },
+            RateShape::Sine { low, high, period } => RateShape::Sine {
+                low: low * factor,
+                high: high * factor,
+                period,
+            },
+            RateShape::Max => RateShape::Max,
+        }
+    }
+
     /// The target rate at `t` seconds.
     pub fn rate_at(&self, t: f64) -> f64 {
         match *self {
@@ -164,6 +200,23 @@ mod tests {
 
     fn shape(spec: &str) -> RateShape {
         spec.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn shapes_print_as_they_parse_and_scale_their_rates_only() {
+        for spec in [
+            "500",
+            "2.5",
+            "ramp:10:100:5",
+            "burst:800:2:3",
+            "sine:100:900:60",
+            "max",
+        ] {
+            assert_eq!(shape(spec).to_string(), spec);
+            assert_eq!(shape(&shape(spec).to_string()), shape(spec));
+        }
+        assert_eq!(shape("burst:800:2:3").scaled(0.5), shape("burst:400:2:3"));
+        assert_eq!(shape("ramp:10:100:5").scaled(2.0), shape("ramp:20:200:5"));
     }
 
     #[test]

@@ -7,19 +7,23 @@
 //! panics included (ratatui's hook).
 
 pub mod app;
+pub mod keylog;
+pub mod sender;
 pub mod view;
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
-use crate::compose::keys::KeyPicker;
-use crate::compose::payload::Payloads;
-use crate::compose::{Composer, Source};
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
-use crate::producer::{Producer, PutError};
-use app::{update, App, Key, Msg, SendPlan};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
+use crate::producer::Producer;
+use app::{update, App, Effect, Key, Msg};
+use keylog::KeyLog;
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, MouseButton,
+    MouseEventKind,
+};
+use ratatui::crossterm::execute;
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -27,8 +31,10 @@ use tokio::sync::{mpsc, watch};
 const FRAME: Duration = Duration::from_millis(33);
 /// How often metrics are read while nothing else happens.
 const TICK: Duration = Duration::from_millis(250);
-/// Seconds of per-second history read for the views.
+/// Seconds of per-second history read for the views (the longest chart window).
 const HISTORY: usize = 300;
+/// Keys shown for the selected shard.
+const TOP_KEYS: usize = 5;
 
 fn key_of(code: KeyCode) -> Option<Key> {
     Some(match code {
@@ -37,24 +43,41 @@ fn key_of(code: KeyCode) -> Option<Key> {
         KeyCode::BackTab => Key::BackTab,
         KeyCode::Left => Key::Left,
         KeyCode::Right => Key::Right,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Backspace => Key::Backspace,
         KeyCode::Esc => Key::Esc,
         _ => return None,
     })
 }
 
-/// Reads the terminal's keys on a thread of its own until the inbox closes.
-fn read_keys(inbox: mpsc::UnboundedSender<Msg>) {
+/// What the terminal says: keys for `update`, clicks to resolve against the layout, resizes.
+enum Input {
+    Msg(Msg),
+    Click(u16, u16),
+    Resize,
+}
+
+/// Reads the terminal's events on a thread of its own until the inbox closes.
+fn read_terminal(inbox: mpsc::UnboundedSender<Input>) {
     std::thread::spawn(move || {
         while !inbox.is_closed() {
             if !event::poll(Duration::from_millis(100)).unwrap_or(false) {
                 continue;
             }
-            if let Ok(Event::Key(k)) = event::read() {
-                if k.kind == KeyEventKind::Press {
-                    if let Some(key) = key_of(k.code) {
-                        let _ = inbox.send(Msg::Key(key));
-                    }
+            let input = match event::read() {
+                Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => {
+                    key_of(k.code).map(|key| Input::Msg(Msg::Key(key)))
                 }
+                Ok(Event::Mouse(m)) if m.kind == MouseEventKind::Down(MouseButton::Left) => {
+                    Some(Input::Click(m.column, m.row))
+                }
+                Ok(Event::Resize(..)) => Some(Input::Resize),
+                _ => None,
+            };
+            if let Some(input) = input {
+                let _ = inbox.send(input);
             }
         }
     });
@@ -78,58 +101,28 @@ fn changes(before: &MetricsSnapshot, after: &MetricsSnapshot) -> Vec<String> {
     out
 }
 
-/// Sends records as the plan says: the steady rate plus any bursts, never past backpressure.
-async fn send(
-    producer: Arc<Producer>,
-    mut plan: watch::Receiver<SendPlan>,
-    inbox: mpsc::UnboundedSender<Msg>,
-) {
-    let current = plan.borrow().clone();
-    let mut strategy = current.strategy.clone();
-    let new_composer = |strategy| {
-        let keys = KeyPicker::new(strategy, &producer.shard_map(), 42);
-        Composer::new(Source::Sized(Payloads::new(100, 42)), keys, 42)
-    };
-    let mut composer = new_composer(strategy.clone());
-    let (mut seq, mut bursts_sent, mut credit) = (0u64, 0u64, 0.0f64);
-    let mut last = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    loop {
-        tick.tick().await;
-        if plan.has_changed().is_err() {
-            return; // the UI has gone
-        }
-        let p = plan.borrow_and_update().clone();
-        if p.strategy != strategy {
-            strategy = p.strategy.clone();
-            composer = new_composer(strategy.clone());
-        }
-        let now = Instant::now();
-        let dt = now.duration_since(last).as_secs_f64();
-        last = now;
-        credit = if p.sending {
-            (credit + p.rate * dt).min(p.rate.max(1.0))
-        } else {
-            0.0
-        };
-        let due = credit.floor() as u64 + p.burst.saturating_sub(bursts_sent);
-        for _ in 0..due {
-            let Ok(Some(record)) = composer.next(seq, &producer.shard_map()) else {
-                break;
-            };
-            match producer.try_put(record) {
-                Ok(_) => {}
-                Err(PutError::Full(_)) => break,
-                Err(e) => {
-                    let _ = inbox.send(Msg::Event(e.to_string()));
-                    break;
-                }
-            }
-            seq += 1;
-            if bursts_sent < p.burst {
-                bursts_sent += 1;
-            } else {
-                credit -= 1.0;
+/// Mouse capture on, and off again on every exit (ratatui's own hook restores the rest).
+fn capture_mouse() {
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+}
+
+/// Does what `update` asked for and could not do itself.
+fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>) {
+    for effect in app.effects.drain(..) {
+        match effect {
+            Effect::LoadTemplate(path) => {
+                let inbox = inbox.clone();
+                tokio::spawn(async move {
+                    let text = tokio::fs::read_to_string(&path)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = inbox.send(Input::Msg(Msg::TemplateLoaded(path, text)));
+                });
             }
         }
     }
@@ -156,17 +149,37 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         &connection.target.to_string(),
         producer.shard_map(),
     );
+    let log = Arc::new(Mutex::new(KeyLog::new(Instant::now())));
     let (plan_tx, plan_rx) = watch::channel(app.plan());
-    let (inbox, mut messages) = mpsc::unbounded_channel();
-    let sender = tokio::spawn(send(producer.clone(), plan_rx, inbox.clone()));
-    read_keys(inbox.clone());
+    let (inbox, mut inputs) = mpsc::unbounded_channel();
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let sender = tokio::spawn(sender::run(
+        producer.clone(),
+        plan_rx,
+        log.clone(),
+        events_tx,
+    ));
+    read_terminal(inbox.clone());
     let mut terminal = ratatui::init();
+    capture_mouse();
     let mut tick = tokio::time::interval(TICK);
     let mut last_draw = Instant::now() - FRAME;
     let mut previous = MetricsSnapshot::default();
+    let mut tuning = app.tuning;
     let drawn = loop {
         tokio::select! {
-            Some(msg) = messages.recv() => update(&mut app, msg),
+            Some(input) = inputs.recv() => match input {
+                Input::Msg(msg) => update(&mut app, msg),
+                Input::Click(x, y) => {
+                    let size = terminal.size().unwrap_or_default();
+                    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    if let Some(hit) = view::hit(&app, area, x, y) {
+                        update(&mut app, Msg::Click(hit));
+                    }
+                }
+                Input::Resize => last_draw = Instant::now() - FRAME,
+            },
+            Some(msg) = events.recv() => update(&mut app, msg),
             _ = tick.tick() => {
                 let snapshot = producer.metrics().snapshot(HISTORY);
                 for event in changes(&previous, &snapshot) {
@@ -174,10 +187,24 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
                 }
                 previous = snapshot.clone();
                 update(&mut app, Msg::Metrics(snapshot));
+                let range = app
+                    .map
+                    .open_shards()
+                    .nth(app.selected)
+                    .map(|s| (s.starting_hash_key, s.ending_hash_key));
+                let sent = log.lock().expect("key log").view(range, TOP_KEYS);
+                update(&mut app, Msg::Sent(sent));
                 let map = producer.shard_map();
                 if !Arc::ptr_eq(&map, &app.map) {
                     update(&mut app, Msg::ShardMap(map));
                 }
+            }
+        }
+        run_effects(&mut app, &inbox);
+        if app.tuning != tuning {
+            tuning = app.tuning;
+            if let Err(e) = producer.tune(tuning) {
+                update(&mut app, Msg::Event(e.to_string()));
             }
         }
         plan_tx.send_if_modified(|plan| {
@@ -196,8 +223,9 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
             }
         }
     };
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
-    drop(messages);
+    drop(inputs);
     drop(plan_tx);
     let _ = sender.await;
     drawn?;

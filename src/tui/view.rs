@@ -1,33 +1,49 @@
-//! Drawing: `view(&App, &mut Frame)`. Each pane is a function over the borrowed state; nothing
-//! here changes the state.
+//! Drawing: `view(&App, &mut Frame)`, and `hit` for the mouse. Each pane is a function over the
+//! borrowed state; nothing here changes the state. The layout is computed in one place
+//! (`Regions`) so that drawing and mouse hits agree.
 
+use crate::compose::rate::RateShape;
 use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use crate::producer::metrics::ShardSnapshot;
-use crate::tui::app::{App, KEYS};
-use ratatui::layout::{Constraint, Layout, Rect};
+use crate::tui::app::{
+    App, ChartKind, EditField, Hit, Pane, Setting, SourceChoice, KEYS, SETTINGS,
+};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph, Row,
-    Table,
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table, Wrap,
 };
 use ratatui::Frame;
 
-/// Seconds of history the chart shows.
-const CHART_SECONDS: usize = 120;
+/// From this width the charts sit beside the shard table.
+const CHART_MIN_WIDTH: u16 = 110;
+/// Shards the charts draw one by one (the selected one besides); the rest are one line.
+const HIGHLIGHTED: usize = 3;
+const COLOURS: [Color; HIGHLIGHTED] = [Color::Red, Color::Yellow, Color::Magenta];
+const SELECTED_COLOUR: Color = Color::Cyan;
 
-/// Records and bytes in the last complete second.
+/// The value of the last complete second of a series (the last entry is the current second).
 fn last_second(series: &[u64]) -> u64 {
     series.len().checked_sub(2).map_or(0, |i| series[i])
 }
 
-/// The share of its write limit a shard used in the last complete second (records or bytes,
-/// whichever is higher).
+/// The share of its write limit a shard used in second `i` of its series: Kinesis records or
+/// bytes, whichever is higher.
+fn utilisation_at(shard: &ShardSnapshot, i: usize) -> f64 {
+    let records = shard.kinesis_records_per_sec.get(i).copied().unwrap_or(0) as f64;
+    let bytes = shard.bytes_per_sec.get(i).copied().unwrap_or(0) as f64;
+    (records / SHARD_RECORDS_PER_SEC).max(bytes / SHARD_BYTES_PER_SEC)
+}
+
+/// The share of its write limit a shard used in the last complete second.
 pub fn utilisation(shard: &ShardSnapshot) -> f64 {
-    let records = last_second(&shard.kinesis_records_per_sec) as f64 / SHARD_RECORDS_PER_SEC;
-    let bytes = last_second(&shard.bytes_per_sec) as f64 / SHARD_BYTES_PER_SEC;
-    records.max(bytes)
+    shard
+        .kinesis_records_per_sec
+        .len()
+        .checked_sub(2)
+        .map_or(0.0, |i| utilisation_at(shard, i))
 }
 
 fn heat(utilisation: f64) -> Color {
@@ -39,28 +55,135 @@ fn heat(utilisation: f64) -> Color {
     }
 }
 
-pub fn view(app: &App, frame: &mut Frame) {
-    let [status, map, shards, events] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(4),
-        Constraint::Min(5),
-        Constraint::Length(6),
-    ])
-    .areas(frame.area());
-    status_bar(app, frame, status);
-    shard_strip(app, frame, map);
-    if shards.width >= 110 {
-        let [table, chart] =
-            Layout::horizontal([Constraint::Length(80), Constraint::Min(30)]).areas(shards);
-        shard_table(app, frame, table);
-        limit_chart(app, frame, chart);
-    } else {
-        shard_table(app, frame, shards);
+fn short_id(shard_id: &str) -> String {
+    let n = shard_id
+        .trim_start_matches("shardId-")
+        .trim_start_matches('0');
+    format!("#{}", if n.is_empty() { "0" } else { n })
+}
+
+/// Where each pane is on a screen of a given size.
+struct Regions {
+    status: Rect,
+    strip: Rect,
+    composer: Rect,
+    keys: Rect,
+    sending: Rect,
+    table: Rect,
+    chart: Option<Rect>,
+    events: Rect,
+}
+
+impl Regions {
+    fn of(area: Rect) -> Regions {
+        let tall = area.height >= 30;
+        let [status, strip, controls, middle, events] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(if tall { 6 } else { 5 }),
+            Constraint::Length(if tall { 8 } else { 7 }),
+            Constraint::Min(5),
+            Constraint::Length(if tall { 6 } else { 4 }),
+        ])
+        .areas(area);
+        let [composer, keys, sending] = Layout::horizontal([
+            Constraint::Ratio(2, 5),
+            Constraint::Ratio(3, 10),
+            Constraint::Ratio(3, 10),
+        ])
+        .areas(controls);
+        let (table, chart) = if middle.width >= CHART_MIN_WIDTH {
+            let [table, chart] =
+                Layout::horizontal([Constraint::Length(72), Constraint::Min(38)]).areas(middle);
+            (table, Some(chart))
+        } else {
+            (middle, None)
+        };
+        Regions {
+            status,
+            strip,
+            composer,
+            keys,
+            sending,
+            table,
+            chart,
+            events,
+        }
     }
-    event_list(app, frame, events);
+}
+
+pub fn view(app: &App, frame: &mut Frame) {
+    let r = Regions::of(frame.area());
+    status_bar(app, frame, r.status);
+    shard_strip(app, frame, r.strip);
+    composer(app, frame, r.composer);
+    key_strategy(app, frame, r.keys);
+    sending(app, frame, r.sending);
+    shard_table(app, frame, r.table);
+    if let Some(chart) = r.chart {
+        shard_chart(app, frame, chart);
+    }
+    event_list(app, frame, r.events);
+    if app.editor.is_some() {
+        editor(app, frame, r.events);
+    }
     if app.help {
         help(frame);
     }
+}
+
+/// What a mouse click at `(x, y)` on a screen of `area` points at.
+pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Hit> {
+    let r = Regions::of(area);
+    let at = Position::new(x, y);
+    let inner = |rect: Rect| Block::new().borders(Borders::ALL).inner(rect);
+    if inner(r.strip).contains(at) && y == inner(r.strip).y {
+        let strip = inner(r.strip);
+        let segments = segments(app, strip.width);
+        let offset = x - strip.x;
+        return segments
+            .iter()
+            .position(|(start, end)| (*start..*end).contains(&offset))
+            .map(Hit::Shard);
+    }
+    let table = inner(r.table);
+    if table.contains(at) {
+        // The first line inside the border is the header.
+        let row = (y - table.y).checked_sub(1)? as usize;
+        return table_rows(app, table_room(r.table))
+            .get(row)
+            .map(|(i, _, _)| Hit::Shard(*i));
+    }
+    if inner(r.sending).contains(at) {
+        return SETTINGS
+            .get((y - inner(r.sending).y) as usize)
+            .map(|s| Hit::Setting(*s));
+    }
+    [
+        (r.composer, Pane::Composer),
+        (r.keys, Pane::Keys),
+        (r.sending, Pane::Sending),
+        (r.table, Pane::Shards),
+        (r.strip, Pane::Shards),
+    ]
+    .into_iter()
+    .find(|(rect, _)| rect.contains(at))
+    .map(|(_, pane)| Hit::Pane(pane))
+}
+
+/// A pane's frame, highlighted when it has the focus.
+fn pane_block(app: &App, pane: Option<Pane>, title: String) -> Block<'static> {
+    let focused = pane.is_some_and(|p| p == app.focus);
+    let style = if focused {
+        Style::new()
+            .fg(SELECTED_COLOUR)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(title, style))
 }
 
 fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
@@ -74,7 +197,10 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     let pending: i64 = app.metrics.shards.values().map(|s| s.pending).sum();
     let state = if app.sending {
         Span::styled(
-            format!(" sending {}/s ", app.rate()),
+            match app.shape {
+                RateShape::Constant(r) => format!(" sending {r}/s "),
+                ref shape => format!(" sending {shape} "),
+            },
             Style::new().fg(Color::Black).bg(Color::Green),
         )
     } else {
@@ -82,23 +208,23 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     };
     let mut first = vec![
         Span::styled(" kwb ", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(
-            "{} on {} | {} shards | ",
-            app.stream,
-            app.target,
-            app.map.open_count()
-        )),
         state,
-        Span::raw(format!(
-            " key {}",
-            crate::tui::app::STRATEGIES[app.strategy_index]
-        )),
     ];
     if app.frozen {
-        first.push(Span::styled(" FROZEN", Style::new().fg(Color::Cyan)));
+        first.push(Span::styled(
+            " FROZEN ",
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
     }
+    first.push(Span::raw(format!(
+        " key {} | {} on {} | {} shards",
+        app.strategy_spec,
+        app.stream,
+        app.target,
+        app.map.open_count()
+    )));
     let second = Line::from(format!(
-        " ? help  q quit | {rate} rec/s | ok {} | failed {} | throttled {} | retries {} | pending {pending}",
+        " ?:help q:quit | {rate} rec/s | ok {} | failed {} | throttled {} | retries {} | pending {pending}",
         sum(|s| s.user_records),
         sum(|s| s.failed),
         sum(|s| s.throttled),
@@ -107,34 +233,47 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(vec![Line::from(first), second]), area);
 }
 
+/// Each open shard's columns on a strip `width` wide: [start, end), as wide as its share of the
+/// hash-key space, at least one column each.
+fn segments(app: &App, width: u16) -> Vec<(u16, u16)> {
+    let open: Vec<_> = app.map.open_shards().collect();
+    let mut out = Vec::with_capacity(open.len());
+    let (mut used, mut cumulative) = (0u16, 0.0f64);
+    for (i, shard) in open.iter().enumerate() {
+        cumulative += shard.share_of_key_space();
+        let end = if i + 1 == open.len() {
+            width
+        } else {
+            ((cumulative * width as f64).round() as u16)
+                .max(used + 1)
+                .min(width)
+        };
+        out.push((used, end));
+        used = end;
+    }
+    out
+}
+
 fn shard_strip(app: &App, frame: &mut Frame, area: Rect) {
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(" hash-key space: shard width = share of keys, colour = use of write limit ");
+    let block = pane_block(
+        app,
+        None,
+        " hash-key space: width = share of keys, colour = use of write limit, ▲ = last keys "
+            .into(),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let open: Vec<_> = app.map.open_shards().collect();
     if open.is_empty() || inner.width == 0 {
         return;
     }
-    let width = inner.width as f64;
     let mut spans = Vec::new();
-    let mut used = 0u16;
-    for (i, shard) in open.iter().enumerate() {
-        let end = if i + 1 == open.len() {
-            inner.width
-        } else {
-            let cumulative: f64 = open[..=i].iter().map(|s| s.share_of_key_space()).sum();
-            ((cumulative * width).round() as u16)
-                .max(used + 1)
-                .min(inner.width)
-        };
-        let w = end.saturating_sub(used) as usize;
-        used = end;
+    for (i, (start, end)) in segments(app, inner.width).into_iter().enumerate() {
+        let w = (end - start) as usize;
         let u = app
             .metrics
             .shards
-            .get(&shard.shard_id)
+            .get(&open[i].shard_id)
             .map_or(0.0, utilisation);
         let label = format!("{:.0}%", u * 100.0);
         let text = if w > label.len() + 1 {
@@ -148,10 +287,55 @@ fn shard_strip(app: &App, frame: &mut Frame, area: Rect) {
         }
         spans.push(Span::styled(text, style));
     }
-    let selected = open.get(app.selected).map(|s| {
-        format!(
-            "{} {}..{} ({:.1}% of keys){}",
-            s.shard_id,
+    let width = inner.width as usize;
+    let mut ticks = vec![' '; width];
+    for hash in &app.sent.recent {
+        let x = (*hash as f64 / 2f64.powi(128) * width as f64) as usize;
+        ticks[x.min(width - 1)] = '▲';
+    }
+    let mut lines = vec![
+        Line::from(spans),
+        Line::styled(ticks.into_iter().collect::<String>(), Color::White),
+    ];
+    lines.extend(selected_detail(app));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The selected shard: id, range and parent, then its rates and the keys that land on it.
+fn selected_detail(app: &App) -> Vec<Line<'static>> {
+    let Some(s) = app.map.open_shards().nth(app.selected) else {
+        return Vec::new();
+    };
+    let empty = ShardSnapshot::default();
+    let m = app.metrics.shards.get(&s.shard_id).unwrap_or(&empty);
+    let top: Vec<String> = app
+        .sent
+        .top_keys
+        .iter()
+        .map(|(k, n)| format!("{k} ({n})"))
+        .collect();
+    vec![
+        Line::from(vec![
+            Span::styled(
+                s.shard_id.clone(),
+                Style::new()
+                    .fg(SELECTED_COLOUR)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!(
+                " {:.0} rec/s, {:.0}% of limit, {} throttled/s | top keys: {}",
+                last_second(&m.records_per_sec),
+                utilisation(m) * 100.0,
+                last_second(&m.throttled_per_sec),
+                if top.is_empty() {
+                    "-".to_string()
+                } else {
+                    top.join(", ")
+                }
+            )),
+        ]),
+        Line::from(format!(
+            "keys {}..{} ({:.1}%){}",
             s.starting_hash_key,
             s.ending_hash_key,
             s.share_of_key_space() * 100.0,
@@ -159,32 +343,100 @@ fn shard_strip(app: &App, frame: &mut Frame, area: Rect) {
                 .as_deref()
                 .map(|p| format!(" parent {p}"))
                 .unwrap_or_default()
-        )
-    });
-    let lines = vec![Line::from(spans), Line::from(selected.unwrap_or_default())];
-    frame.render_widget(Paragraph::new(lines), inner);
+        )),
+    ]
 }
 
-fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
-    let header = Row::new([
-        "shard", "rec/s", "KiB/s", "limit", "thr/s", "ok", "pending", "p99 ms", "fill",
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    let open: Vec<_> = app.map.open_shards().collect();
-    let empty = ShardSnapshot::default();
-    let mut rows: Vec<(usize, &str, &ShardSnapshot)> = open
+fn composer(app: &App, frame: &mut Frame, area: Rect) {
+    let block = pane_block(app, Some(Pane::Composer), " composer (t, e) ".into());
+    let mut lines = vec![Line::from(vec![
+        Span::raw("source "),
+        Span::styled(
+            app.source.label(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+    ])];
+    let sized = matches!(app.source, SourceChoice::Sized(_));
+    match &app.sent.next {
+        Some(next) => {
+            lines.push(Line::from(format!(
+                "next: {} B{}, key {}",
+                next.bytes,
+                if sized { " (↑↓ size)" } else { "" },
+                next.partition_key
+            )));
+            lines.push(Line::styled(next.text.clone(), Color::Gray));
+        }
+        None => lines.push(Line::from("next: -")),
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn key_strategy(app: &App, frame: &mut Frame, area: Rect) {
+    let block = pane_block(app, Some(Pane::Keys), " key strategy (k, e) ".into());
+    let lines = vec![
+        Line::styled(
+            app.strategy_spec.clone(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(app.strategy_help(), Color::Gray),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn sending(app: &App, frame: &mut Frame, area: Rect) {
+    let block = pane_block(
+        app,
+        Some(Pane::Sending),
+        " sending (space, +/-, a, o, b) ".into(),
+    );
+    let lines: Vec<Line> = SETTINGS
         .iter()
+        .map(|s| {
+            let unit = match (s, &app.shape) {
+                (Setting::Rate, RateShape::Constant(_)) => "/s",
+                _ => "",
+            };
+            let text = format!(" {:<12}{}{unit}", s.name(), app.setting_value(*s));
+            if app.focus == Pane::Sending && *s == app.setting {
+                Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Body rows a table of this height shows.
+fn table_room(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+/// The rows of the shard table: every open shard in order, or, with more shards than room,
+/// the hottest ones and the selected one. (index among open shards, id, metrics)
+fn table_rows(app: &App, room: usize) -> Vec<(usize, &str, &ShardSnapshot)> {
+    static EMPTY: std::sync::LazyLock<ShardSnapshot> = std::sync::LazyLock::new(Default::default);
+    let mut rows: Vec<(usize, &str, &ShardSnapshot)> = app
+        .map
+        .open_shards()
         .enumerate()
         .map(|(i, s)| {
             (
                 i,
                 s.shard_id.as_str(),
-                app.metrics.shards.get(&s.shard_id).unwrap_or(&empty),
+                app.metrics.shards.get(&s.shard_id).unwrap_or(&EMPTY),
             )
         })
         .collect();
-    // With more shards than lines, the hottest ones (and the selected one) are shown.
-    let room = area.height.saturating_sub(3) as usize;
     if rows.len() > room {
         rows.sort_by(|a, b| {
             utilisation(b.2)
@@ -197,6 +449,15 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         }
         rows.truncate(room);
     }
+    rows
+}
+
+fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
+    let header = Row::new([
+        "shard", "rec/s", "KiB/s", "limit", "thr/s", "ok", "pending", "p99 ms", "fill",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows = table_rows(app, table_room(area));
     let body = rows.iter().map(|(i, id, s)| {
         let u = utilisation(s);
         let style = if *i == app.selected {
@@ -224,128 +485,171 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(12),
         Constraint::Length(6),
         Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(9),
+        Constraint::Length(5),
+        Constraint::Length(5),
         Constraint::Length(8),
         Constraint::Length(7),
-        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(4),
     ];
-    let title = format!(" shards ({} open) ", open.len());
-    let table = Table::new(body, widths)
-        .header(header)
-        .block(Block::new().borders(Borders::ALL).title(title));
+    let title = format!(" shards ({} open; tab, arrows) ", app.map.open_count());
+    let table =
+        Table::new(body, widths)
+            .header(header)
+            .block(pane_block(app, Some(Pane::Shards), title));
     frame.render_widget(table, area);
 }
 
-/// Use of the write limit per second, for one shard's history (the current second left out).
-fn utilisation_series(shard: &ShardSnapshot) -> Vec<(f64, f64)> {
-    let n = shard.kinesis_records_per_sec.len().saturating_sub(1);
-    (0..n)
+/// What a chart kind plots for second `i` of a shard's history.
+fn chart_values(kind: ChartKind, shard: &ShardSnapshot, i: usize) -> f64 {
+    let at = |series: &[u64]| series.get(i).copied().unwrap_or(0) as f64;
+    match kind {
+        ChartKind::Limit => utilisation_at(shard, i) * 100.0,
+        ChartKind::Records => at(&shard.kinesis_records_per_sec),
+        ChartKind::Bytes => at(&shard.bytes_per_sec) / 1024.0,
+        ChartKind::Throttles => at(&shard.throttled_per_sec),
+        ChartKind::Latency => at(&shard.latency_p99_us_per_sec) / 1000.0,
+    }
+}
+
+/// A chart kind's title and the shard limit it is drawn against, if it has one.
+fn chart_labels(kind: ChartKind) -> (&'static str, Option<f64>) {
+    match kind {
+        ChartKind::Limit => ("% of write limit", Some(100.0)),
+        ChartKind::Records => ("Kinesis records/s", Some(SHARD_RECORDS_PER_SEC)),
+        ChartKind::Bytes => ("KiB/s", Some(SHARD_BYTES_PER_SEC / 1024.0)),
+        ChartKind::Throttles => ("throttled records/s", None),
+        ChartKind::Latency => ("put latency p99 ms (p50 of the selected)", None),
+    }
+}
+
+/// A shard's series over the last `window` complete seconds, x from -window+1 to 0.
+fn series(kind: ChartKind, shard: &ShardSnapshot, window: usize) -> Vec<(f64, f64)> {
+    let complete = shard.kinesis_records_per_sec.len().saturating_sub(1);
+    let first = complete.saturating_sub(window);
+    (first..complete)
         .map(|i| {
-            let records = shard.kinesis_records_per_sec[i] as f64 / SHARD_RECORDS_PER_SEC;
-            let bytes =
-                shard.bytes_per_sec.get(i).copied().unwrap_or(0) as f64 / SHARD_BYTES_PER_SEC;
-            (i as f64 - n as f64 + 1.0, records.max(bytes) * 100.0)
+            (
+                i as f64 - complete as f64 + 1.0,
+                chart_values(kind, shard, i),
+            )
         })
         .collect()
 }
 
-/// The hottest shards' use of their write limit over time, against the 100 % line; the rest
-/// are summed up as their maximum, so the legend stays readable with many shards.
-fn limit_chart(app: &App, frame: &mut Frame, area: Rect) {
-    const SHOWN: usize = 4;
-    const COLOURS: [Color; SHOWN] = [Color::Red, Color::Yellow, Color::Cyan, Color::Magenta];
-    let window = CHART_SECONDS.min(
-        app.metrics
-            .shards
-            .values()
-            .map(|s| s.kinesis_records_per_sec.len().saturating_sub(1))
-            .max()
-            .unwrap_or(0),
-    );
-    let mut shards: Vec<(&String, Vec<(f64, f64)>)> = app
+/// Per-shard lines over time: the selected shard and the hottest few, each in its own colour,
+/// the rest as one "others" line (their maximum), and the shard limit; the legend is a line of
+/// its own under the chart, so it stays readable with any number of shards.
+fn shard_chart(app: &App, frame: &mut Frame, area: Rect) {
+    let kind = app.chart;
+    let (title, limit) = chart_labels(kind);
+    let window = app.window;
+    let selected_id = app
+        .map
+        .open_shards()
+        .nth(app.selected)
+        .map(|s| s.shard_id.clone());
+    let all: Vec<(&String, Vec<(f64, f64)>)> = app
         .metrics
         .shards
         .iter()
-        .map(|(id, s)| {
-            let series = utilisation_series(s);
-            let start = series.len().saturating_sub(window);
-            (id, series[start..].to_vec())
-        })
+        .map(|(id, s)| (id, series(kind, s, window)))
         .collect();
-    let peak = |series: &[(f64, f64)]| series.iter().map(|p| p.1).fold(0.0, f64::max);
-    shards.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(b.0)));
-    let others: Vec<(f64, f64)> = (0..window)
-        .map(|i| {
-            let max = shards[SHOWN.min(shards.len())..]
-                .iter()
-                .filter_map(|(_, s)| s.get(i).map(|p| p.1))
-                .fold(0.0, f64::max);
-            (i as f64 - window as f64 + 1.0, max)
-        })
-        .collect();
-    let limit = vec![(1.0 - window.max(1) as f64, 100.0), (0.0, 100.0)];
-    let mut datasets = vec![Dataset::default()
-        .name("limit")
-        .graph_type(GraphType::Line)
-        .style(Style::new().fg(Color::DarkGray))
-        .data(&limit)];
-    let names: Vec<String> = shards
+    let peak = |s: &[(f64, f64)]| s.iter().map(|p| p.1).fold(0.0, f64::max);
+    let mut ranked: Vec<&(&String, Vec<(f64, f64)>)> = all
         .iter()
-        .take(SHOWN)
-        .map(|(id, _)| {
-            id.trim_start_matches("shardId-")
-                .trim_start_matches('0')
-                .to_string()
-        })
+        .filter(|(id, _)| Some(*id) != selected_id.as_ref())
         .collect();
-    for (i, (_, series)) in shards.iter().take(SHOWN).enumerate() {
-        datasets.push(
-            Dataset::default()
-                .name(format!(
-                    "#{}",
-                    if names[i].is_empty() { "0" } else { &names[i] }
-                ))
-                .graph_type(GraphType::Line)
-                .marker(symbols::Marker::Braille)
-                .style(Style::new().fg(COLOURS[i]))
-                .data(series),
-        );
+    ranked.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)).then(a.0.cmp(b.0)));
+    let (hot, rest) = ranked.split_at(HIGHLIGHTED.min(ranked.len()));
+    // Every series of one snapshot covers the same seconds, so they line up from the end.
+    let longest = all.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+    let mut others: Vec<(f64, f64)> = (0..longest)
+        .map(|j| (j as f64 - longest as f64 + 1.0, 0.0))
+        .collect();
+    for (_, s) in rest {
+        for (point, max) in s.iter().rev().zip(others.iter_mut().rev()) {
+            max.1 = max.1.max(point.1);
+        }
     }
-    if shards.len() > SHOWN {
-        datasets.push(
-            Dataset::default()
-                .name("others")
-                .graph_type(GraphType::Line)
-                .marker(symbols::Marker::Braille)
-                .style(Style::new().fg(Color::Gray))
-                .data(&others),
-        );
+    let limit_line = limit.map(|l| vec![(1.0 - window as f64, l), (0.0, l)]);
+    let selected_p50: Option<Vec<(f64, f64)>> = (kind == ChartKind::Latency)
+        .then(|| {
+            let id = selected_id.as_ref()?;
+            let s = app.metrics.shards.get(id)?;
+            let complete = s.latency_p50_us_per_sec.len().saturating_sub(1);
+            let first = complete.saturating_sub(window);
+            Some(
+                (first..complete)
+                    .map(|i| {
+                        (
+                            i as f64 - complete as f64 + 1.0,
+                            s.latency_p50_us_per_sec[i] as f64 / 1000.0,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .flatten();
+    let line = |data, colour: Color| {
+        Dataset::default()
+            .graph_type(GraphType::Line)
+            .marker(symbols::Marker::Braille)
+            .style(Style::new().fg(colour))
+            .data(data)
+    };
+    let mut datasets = Vec::new();
+    let mut legend = vec![Span::raw(" ")];
+    let mut name = |text: String, colour: Color| {
+        legend.push(Span::styled(format!("━ {text}  "), Style::new().fg(colour)));
+    };
+    if let Some(l) = &limit_line {
+        datasets.push(line(l, Color::DarkGray).marker(symbols::Marker::Dot));
+        name("limit".into(), Color::DarkGray);
     }
-    let top = shards
+    if !rest.is_empty() {
+        datasets.push(line(&others, Color::Gray));
+        name(format!("{} others (max)", rest.len()), Color::Gray);
+    }
+    for (i, (id, s)) in hot.iter().enumerate() {
+        datasets.push(line(s, COLOURS[i]));
+        name(short_id(id), COLOURS[i]);
+    }
+    let selected_series = all.iter().find(|(id, _)| Some(*id) == selected_id.as_ref());
+    if let Some((id, s)) = selected_series {
+        datasets.push(line(s, SELECTED_COLOUR));
+        name(format!("{} (selected)", short_id(id)), SELECTED_COLOUR);
+    }
+    if let Some(p50) = &selected_p50 {
+        datasets.push(line(p50, Color::Blue));
+        name("p50 selected".into(), Color::Blue);
+    }
+    let top = all
         .iter()
         .map(|(_, s)| peak(s))
-        .fold(100.0, f64::max)
+        .chain(limit)
+        .fold(1.0, f64::max)
         .ceil();
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(format!(" {title}, {window} s (c, w) "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [plot, legend_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
     let chart = Chart::new(datasets)
-        .block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(format!(" % of write limit, last {window} s ")),
-        )
         .x_axis(
             Axis::default()
-                .bounds([1.0 - window.max(1) as f64, 0.0])
+                .bounds([1.0 - window as f64, 0.0])
                 .labels([format!("-{window}s"), "now".into()]),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])
-                .labels(["0".to_string(), format!("{top:.0}%")]),
-        )
-        .legend_position(Some(LegendPosition::TopLeft));
-    frame.render_widget(chart, area);
+                .labels(["0".to_string(), format!("{top:.0}")]),
+        );
+    frame.render_widget(chart, plot);
+    frame.render_widget(Paragraph::new(Line::from(legend)), legend_area);
 }
 
 fn event_list(app: &App, frame: &mut Frame, area: Rect) {
@@ -366,9 +670,39 @@ fn event_list(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The editor line, over the events pane.
+fn editor(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(editor) = &app.editor else {
+        return;
+    };
+    let what = match editor.field {
+        EditField::Template => "template (inline, or a file's path)".to_string(),
+        EditField::Strategy => "key strategy (e.g. zipf:1000:1.2, fixed:KEY)".to_string(),
+        EditField::Setting(s) => s.name().to_string(),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::raw(editor.text.clone()),
+        Span::styled("▏", Style::new().fg(SELECTED_COLOUR)),
+    ])];
+    if let Some(error) = &editor.error {
+        lines.push(Line::styled(error.clone(), Color::Red));
+    }
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(Style::new().fg(SELECTED_COLOUR))
+        .title(format!(" edit {what}: enter applies, esc cancels "));
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
 fn help(frame: &mut Frame) {
     let area = frame.area();
-    let width = 56.min(area.width);
+    let width = 60.min(area.width);
     let height = (KEYS.len() as u16 + 2).min(area.height);
     let popup = Rect::new(
         (area.width - width) / 2,
@@ -378,7 +712,7 @@ fn help(frame: &mut Frame) {
     );
     let lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(format!(" {k:<14}{what}")))
+        .map(|(k, what)| Line::from(format!(" {k:<12}{what}")))
         .collect();
     frame.render_widget(Clear, popup);
     frame.render_widget(
@@ -393,24 +727,34 @@ mod tests {
     use crate::kinesis::shard_map::ShardMap;
     use crate::producer::metrics::MetricsSnapshot;
     use crate::tui::app::{update, Key, Msg};
+    use crate::tui::keylog::{Preview, SentView};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
     use std::sync::Arc;
     use std::time::Duration;
 
     /// A shard that delivered `records` user records (in `kinesis` Kinesis records) and `bytes`
-    /// in the last complete second.
+    /// in each of the last 60 complete seconds, `throttled` of them throttled in the last one.
     fn shard(records: u64, kinesis: u64, bytes: u64, throttled: u64) -> ShardSnapshot {
+        let series = |v: u64| {
+            let mut s: Vec<u64> = (0..60).map(|i| v * (i + 40) / 100).collect();
+            s.push(0);
+            s
+        };
+        let mut throttled_per_sec = vec![0; 61];
+        throttled_per_sec[59] = throttled;
         ShardSnapshot {
             user_records: records * 10,
             kinesis_records: kinesis * 10,
             bytes: bytes * 10,
             throttled,
             latency_p99: Duration::from_millis(120),
-            records_per_sec: vec![records, records, 0],
-            kinesis_records_per_sec: vec![kinesis, kinesis, 0],
-            bytes_per_sec: vec![bytes, bytes, 0],
-            throttled_per_sec: vec![0, throttled, 0],
+            records_per_sec: series(records),
+            kinesis_records_per_sec: series(kinesis),
+            bytes_per_sec: series(bytes),
+            throttled_per_sec,
+            latency_p50_us_per_sec: series(20_000),
+            latency_p99_us_per_sec: series(120_000),
             ..ShardSnapshot::default()
         }
     }
@@ -429,6 +773,18 @@ mod tests {
                 .insert(map.shards()[*i].shard_id.clone(), s.clone());
         }
         update(&mut app, Msg::Metrics(snapshot));
+        update(
+            &mut app,
+            Msg::Sent(SentView {
+                recent: (0..8u128).map(|i| i * (u128::MAX / 8) + 12345).collect(),
+                top_keys: vec![("user-17".into(), 412), ("user-3".into(), 97)],
+                next: Some(Preview {
+                    partition_key: "9b2f6c1e".into(),
+                    text: r#"{"event_id":"4f1c","user_id":"u-1834","event":"page_view"}"#.into(),
+                    bytes: 66,
+                }),
+            }),
+        );
         app
     }
 
@@ -438,37 +794,64 @@ mod tests {
         terminal.backend().to_string()
     }
 
-    fn sending(app: &mut App) {
-        update(app, Msg::Key(Key::Char(' ')));
+    fn press(app: &mut App, key: Key) {
+        update(app, Msg::Key(key));
     }
 
     #[test]
     fn screens_at_both_sizes() {
-        let idle = app(&[]);
+        let idle = App::new(
+            "kwb-demo",
+            "embedded ferrokinesis at http://127.0.0.1:4567",
+            Arc::new(ShardMap::even_split(4)),
+        );
         let mut random = app(&[
             (0, shard(250, 10, 30_000, 0)),
             (1, shard(240, 10, 29_000, 0)),
             (2, shard(260, 11, 31_000, 0)),
             (3, shard(250, 10, 30_000, 0)),
         ]);
-        sending(&mut random);
-        let mut hot = app(&[(2, shard(9000, 20, 1_040_000, 12))]);
-        sending(&mut hot);
-        update(&mut hot, Msg::Key(Key::Char('k')));
-        update(&mut hot, Msg::Key(Key::Tab));
-        update(&mut hot, Msg::Key(Key::Tab));
+        press(&mut random, Key::Char(' '));
+        let mut hot = app(&[(2, shard(9000, 20, 1_040_000, 0))]);
+        press(&mut hot, Key::Char(' '));
+        press(&mut hot, Key::Char('k'));
+        press(&mut hot, Key::Right);
+        press(&mut hot, Key::Right);
+        let mut throttled = app(&[
+            (1, shard(1000, 1000, 600_000, 140)),
+            (2, shard(400, 400, 50_000, 0)),
+        ]);
+        press(&mut throttled, Key::Char(' '));
+        press(&mut throttled, Key::Char('a'));
+        press(&mut throttled, Key::Right);
         update(
-            &mut hot,
-            Msg::Event("throttled on shardId-000000000002; the limiter slows it down".into()),
+            &mut throttled,
+            Msg::Event("throttled on shardId-000000000001; the limiter slows it down".into()),
         );
-        update(&mut hot, Msg::Event("12 records failed: Expired".into()));
+        update(
+            &mut throttled,
+            Msg::Event("throttled on shardId-000000000001; the limiter slows it down".into()),
+        );
+        let mut error = app(&[(0, shard(10, 10, 1_000, 0))]);
+        update(
+            &mut error,
+            Msg::Event("120 records failed: Expired (dispatch failure: connection refused)".into()),
+        );
         let mut help = app(&[]);
-        update(&mut help, Msg::Key(Key::Char('?')));
+        press(&mut help, Key::Char('?'));
+        let mut editing = app(&[]);
+        editing.focus = crate::tui::app::Pane::Keys;
+        press(&mut editing, Key::Enter);
+        press(&mut editing, Key::Char(':'));
+        press(&mut editing, Key::Enter);
         for (name, app) in [
             ("idle", &idle),
             ("random", &random),
             ("hot", &hot),
+            ("throttled", &throttled),
+            ("error", &error),
             ("help", &help),
+            ("editing", &editing),
         ] {
             for (w, h) in [(80, 24), (120, 40)] {
                 insta::assert_snapshot!(format!("tui_{name}_{w}x{h}"), draw(app, w, h));
@@ -477,9 +860,31 @@ mod tests {
     }
 
     #[test]
+    fn every_chart_kind_draws_with_its_legend() {
+        let mut a = app(&[
+            (0, shard(900, 900, 1000, 3)),
+            (1, shard(500, 500, 1000, 0)),
+            (2, shard(300, 300, 1000, 0)),
+            (3, shard(100, 100, 1000, 0)),
+        ]);
+        for expected in [
+            "Kinesis records/s",
+            "KiB/s",
+            "throttled records/s",
+            "latency p99",
+            "% of write limit",
+        ] {
+            press(&mut a, Key::Char('c'));
+            let screen = draw(&a, 120, 40);
+            assert!(screen.contains(expected), "{expected}:\n{screen}");
+            assert!(screen.contains("#0 (selected)"), "{screen}");
+        }
+    }
+
+    #[test]
     fn utilisation_is_the_higher_of_records_and_bytes_against_the_limits() {
-        assert!((utilisation(&shard(9000, 20, 1_048_576, 0)) - 1.0).abs() < 1e-9);
-        assert!((utilisation(&shard(500, 500, 1000, 0)) - 0.5).abs() < 1e-9);
+        assert!((utilisation(&shard(9000, 20, 1_048_576 * 100 / 99, 0)) - 1.0).abs() < 1e-6);
+        assert!((utilisation(&shard(500, 500, 1000, 0)) - 0.495).abs() < 1e-9);
         assert_eq!(utilisation(&ShardSnapshot::default()), 0.0);
     }
 
@@ -496,5 +901,29 @@ mod tests {
         let screen = draw(&app, 80, 24);
         assert!(screen.contains("│000000000040"), "{screen}");
         assert!(screen.contains("│000000000063"), "{screen}");
+    }
+
+    #[test]
+    fn clicks_find_the_shard_under_the_mouse() {
+        let app = app(&[(3, shard(900, 900, 1000, 0))]);
+        let area = Rect::new(0, 0, 120, 40);
+        let r = Regions::of(area);
+        let strip_y = r.strip.y + 1;
+        // The strip is 118 columns inside its border: four shards of about 30 columns.
+        assert_eq!(hit(&app, area, 1, strip_y), Some(Hit::Shard(0)));
+        assert_eq!(hit(&app, area, 118, strip_y), Some(Hit::Shard(3)));
+        assert_eq!(hit(&app, area, 61, strip_y), Some(Hit::Shard(2)));
+        // Table rows follow the header, in shard order when all fit.
+        assert_eq!(hit(&app, area, 3, r.table.y + 2), Some(Hit::Shard(0)));
+        assert_eq!(hit(&app, area, 3, r.table.y + 5), Some(Hit::Shard(3)));
+        assert_eq!(
+            hit(&app, area, r.sending.x + 2, r.sending.y + 3),
+            Some(Hit::Setting(Setting::BufferTime))
+        );
+        assert_eq!(
+            hit(&app, area, r.keys.x + 2, r.keys.y + 2),
+            Some(Hit::Pane(Pane::Keys))
+        );
+        assert_eq!(hit(&app, area, 0, 0), None);
     }
 }
