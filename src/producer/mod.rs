@@ -170,6 +170,11 @@ impl Producer {
         &self.metrics
     }
 
+    /// User records accepted and not yet resolved.
+    pub fn outstanding(&self) -> usize {
+        self.config.max_outstanding_records - self.records.available_permits()
+    }
+
     /// The shard map the producer currently routes by.
     pub fn shard_map(&self) -> Arc<ShardMap> {
         self.shard_map.borrow().clone()

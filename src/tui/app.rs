@@ -236,6 +236,8 @@ pub struct App {
     /// Newest first: (message, how many times).
     pub events: VecDeque<(String, u64)>,
     pub effects: Vec<Effect>,
+    /// Sending has stopped and the workbench quits once nothing is pending.
+    pub quitting: bool,
     pub quit: bool,
 }
 
@@ -265,6 +267,7 @@ impl App {
             selected: 0,
             events: VecDeque::new(),
             effects: Vec::new(),
+            quitting: false,
             quit: false,
         }
     }
@@ -577,9 +580,14 @@ pub fn update(app: &mut App, msg: Msg) {
 
 fn on_key(app: &mut App, key: Key) {
     match key {
-        Key::Char('q') | Key::Esc => app.quit = true,
+        // The first quit stops sending and waits for what is pending; the second quits now.
+        Key::Char('q') | Key::Esc if app.quitting => app.quit = true,
+        Key::Char('q') | Key::Esc => {
+            app.quitting = true;
+            app.sending = false;
+        }
         Key::Char('?') => app.help = true,
-        Key::Char(' ') => app.sending = !app.sending,
+        Key::Char(' ') => app.sending = !app.sending && !app.quitting,
         Key::Char('k') => app.step_strategy(true),
         Key::Char('t') => app.step_source(true),
         Key::Char('+') | Key::Char('=') => app.step_rate(true),
@@ -627,7 +635,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "freeze the display (sending goes on)"),
     ("mouse", "click a shard, a pane or a setting"),
     ("?", "this help"),
-    ("q / esc", "quit (flushes what was sent)"),
+    ("q / esc", "quit: sends what is pending first;"),
+    ("", "pressed again, quits at once"),
 ];
 
 #[cfg(test)]
@@ -853,7 +862,10 @@ mod tests {
         assert!(a.strategy_help().contains("Zipf"));
         key(&mut a, Key::Enter);
         key(&mut a, Key::Esc);
-        assert!(a.editor.is_none() && !a.quit, "esc closes the editor only");
+        assert!(
+            a.editor.is_none() && !a.quitting,
+            "esc closes the editor only"
+        );
     }
 
     #[test]
@@ -909,8 +921,18 @@ mod tests {
             "keys other than closing ones are ignored under help"
         );
         press(&mut a, 'q');
-        assert!(!a.help && !a.quit);
+        assert!(!a.help && !a.quitting);
+    }
+
+    #[test]
+    fn q_stops_sending_to_flush_and_q_again_quits_at_once() {
+        let mut a = app();
+        press(&mut a, ' ');
         press(&mut a, 'q');
+        assert!(a.quitting && !a.quit && !a.plan().sending);
+        press(&mut a, ' ');
+        assert!(!a.plan().sending, "no sending while quitting");
+        update(&mut a, Msg::Key(Key::Esc));
         assert!(a.quit);
     }
 

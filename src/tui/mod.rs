@@ -213,7 +213,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
             *plan = next;
             changed
         });
-        if app.quit {
+        if app.quit || (app.quitting && producer.outstanding() == 0) {
             break Ok(());
         }
         if last_draw.elapsed() >= FRAME {

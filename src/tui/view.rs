@@ -195,7 +195,12 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
         .map(|s| last_second(&s.records_per_sec))
         .sum();
     let pending: i64 = app.metrics.shards.values().map(|s| s.pending).sum();
-    let state = if app.sending {
+    let state = if app.quitting {
+        Span::styled(
+            format!(" quitting: sending {pending} pending, q again quits now "),
+            Style::new().fg(Color::Black).bg(Color::Magenta),
+        )
+    } else if app.sending {
         Span::styled(
             match app.shape {
                 RateShape::Constant(r) => format!(" sending {r}/s "),
@@ -879,6 +884,20 @@ mod tests {
             assert!(screen.contains(expected), "{expected}:\n{screen}");
             assert!(screen.contains("#0 (selected)"), "{screen}");
         }
+    }
+
+    #[test]
+    fn quitting_says_what_is_pending_and_how_to_quit_now() {
+        let mut a = app(&[(1, shard(1000, 1000, 600_000, 0))]);
+        let mut snapshot = a.metrics.clone();
+        snapshot.shards.values_mut().for_each(|s| s.pending = 1234);
+        update(&mut a, Msg::Metrics(snapshot));
+        press(&mut a, Key::Char('q'));
+        let screen = draw(&a, 120, 40);
+        assert!(
+            screen.contains("quitting: sending 1234 pending, q again quits now"),
+            "{screen}"
+        );
     }
 
     #[test]
