@@ -95,20 +95,30 @@ pub async fn proxied(
 /// profile from the environment; background servers it starts stop soon after the test.
 pub fn kwb_command(data: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kwb"));
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_KINESIS",
-        "AWS_PROFILE",
-        "KWB_STREAM",
-        "KWB_PROFILE",
-    ] {
+    for var in ISOLATED_UNSET {
         command.env_remove(var);
     }
+    command.envs(isolated_env(data));
     command
-        .env("KWB_DATA_DIR", data)
-        .env("KWB_CONFIG", data.join("no-config.toml"))
-        .env("KWB_IDLE_EXIT_SECS", "5");
-    command
+}
+
+/// Variables a test's kwb must not take from the test's environment.
+pub const ISOLATED_UNSET: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_KINESIS",
+    "AWS_PROFILE",
+    "KWB_STREAM",
+    "KWB_PROFILE",
+];
+
+/// Variables that give a test's kwb its own data folder, no profiles file, and a background
+/// server that stops soon after the test.
+pub fn isolated_env(data: &std::path::Path) -> [(&'static str, std::ffi::OsString); 3] {
+    [
+        ("KWB_DATA_DIR", data.into()),
+        ("KWB_CONFIG", data.join("no-config.toml").into()),
+        ("KWB_IDLE_EXIT_SECS", "5".into()),
+    ]
 }
 
 /// Runs a kwb command that must succeed; returns its stdout.
