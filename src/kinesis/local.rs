@@ -43,6 +43,24 @@ pub fn idle_exit() -> Duration {
         .map_or(DEFAULT_IDLE_EXIT, Duration::from_secs)
 }
 
+/// Keeps the local server from its idle exit while a command that may sit idle for long (the
+/// workbench) uses it: one cheap request every third of the idle time. Abort it when done.
+pub fn keep_alive(client: aws_sdk_kinesis::Client) -> tokio::task::JoinHandle<()> {
+    let every = (idle_exit() / 3).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = client.list_streams().limit(1).send().await {
+                tracing::debug!(
+                    "keeping the local server alive: {}",
+                    crate::errors::describe(&e)
+                );
+            }
+        }
+    })
+}
+
 fn open_lock(dir: &Path) -> std::io::Result<File> {
     std::fs::create_dir_all(dir)?;
     OpenOptions::new()

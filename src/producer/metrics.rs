@@ -117,6 +117,14 @@ pub struct ProducerMetrics {
     start: Instant,
     shards: RwLock<BTreeMap<String, Arc<ShardMetrics>>>,
     failed_by_reason: Mutex<BTreeMap<String, u64>>,
+    errors_by_code: Mutex<BTreeMap<String, AttemptErrors>>,
+}
+
+/// Failed attempts (other than throttling) with one error code: how many, and the latest message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptErrors {
+    pub count: u64,
+    pub last_message: String,
 }
 
 impl Default for ProducerMetrics {
@@ -125,6 +133,7 @@ impl Default for ProducerMetrics {
             start: Instant::now(),
             shards: RwLock::default(),
             failed_by_reason: Mutex::default(),
+            errors_by_code: Mutex::default(),
         }
     }
 }
@@ -172,6 +181,9 @@ pub struct MetricsSnapshot {
     pub elapsed: Duration,
     pub shards: BTreeMap<String, ShardSnapshot>,
     pub failed_by_reason: BTreeMap<String, u64>,
+    /// Attempts that failed (other than throttling), by error code: retried unless they ran
+    /// out of time.
+    pub errors_by_code: BTreeMap<String, AttemptErrors>,
 }
 
 impl MetricsSnapshot {
@@ -230,6 +242,16 @@ impl ProducerMetrics {
             .expect("metrics lock")
             .entry(reason)
             .or_default() += 1;
+    }
+
+    /// Notes one failed attempt (not a throttle) of a Kinesis record.
+    pub fn count_error(&self, code: &str, message: &str) {
+        let mut errors = self.errors_by_code.lock().expect("metrics lock");
+        let entry = errors.entry(code.to_string()).or_default();
+        entry.count += 1;
+        if entry.last_message != message {
+            entry.last_message = message.to_string();
+        }
     }
 
     /// A copy of every counter, with `history` seconds of per-second series.
@@ -293,6 +315,7 @@ impl ProducerMetrics {
             elapsed: self.start.elapsed(),
             shards,
             failed_by_reason: self.failed_by_reason.lock().expect("metrics lock").clone(),
+            errors_by_code: self.errors_by_code.lock().expect("metrics lock").clone(),
         }
     }
 }

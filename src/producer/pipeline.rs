@@ -439,6 +439,7 @@ impl Pipeline {
             }
         } else {
             self.metrics.add(&metrics, Counter::Errors, 1, now);
+            self.metrics.count_error(&error.code, &error.message);
         }
         self.metrics
             .add_pending(&metrics, -(record.members.len() as i64));
@@ -762,6 +763,12 @@ mod tests {
             }
         );
         assert_eq!(p.outstanding(), 0);
+        let errors = p.metrics.snapshot(0).errors_by_code;
+        assert_eq!(errors["ResourceNotFoundException"].count, 1);
+        assert_eq!(
+            errors["ResourceNotFoundException"].last_message,
+            "Stream gone not found"
+        );
     }
 
     #[test]

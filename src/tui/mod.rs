@@ -83,9 +83,19 @@ fn read_terminal(inbox: mpsc::UnboundedSender<Input>) {
     });
 }
 
-/// Events worth telling: new failures by reason and new throttles by shard.
+/// Events worth telling: new failed attempts by error, new failures by reason and new throttles
+/// by shard.
 fn changes(before: &MetricsSnapshot, after: &MetricsSnapshot) -> Vec<String> {
     let mut out = Vec::new();
+    for (code, errors) in &after.errors_by_code {
+        let was = before.errors_by_code.get(code).map_or(0, |e| e.count);
+        if errors.count > was {
+            out.push(format!(
+                "attempts failing with {code}: {}; retrying",
+                errors.last_message
+            ));
+        }
+    }
     for (reason, n) in &after.failed_by_reason {
         let was = before.failed_by_reason.get(reason).copied().unwrap_or(0);
         if *n > was {
@@ -144,6 +154,9 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         )
         .await?,
     );
+    let keep_alive = connection
+        .is_embedded()
+        .then(|| crate::kinesis::local::keep_alive(connection.admin.clone()));
     let mut app = App::new(
         &stream.stream,
         &connection.target.to_string(),
@@ -226,6 +239,9 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     drop(inputs);
+    if let Some(task) = keep_alive {
+        task.abort();
+    }
     drop(plan_tx);
     let _ = sender.await;
     drawn?;
@@ -246,4 +262,36 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         }
     );
     Ok(if report.undelivered > 0 { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::metrics::{AttemptErrors, ShardSnapshot};
+
+    #[test]
+    fn changes_tell_new_errors_failures_and_throttles_only() {
+        let mut before = MetricsSnapshot::default();
+        before.shards.insert("s1".into(), ShardSnapshot::default());
+        let mut after = before.clone();
+        assert!(changes(&before, &after).is_empty());
+        after.errors_by_code.insert(
+            "DispatchFailure".into(),
+            AttemptErrors {
+                count: 3,
+                last_message: "connection refused".into(),
+            },
+        );
+        after.failed_by_reason.insert("Expired".into(), 2);
+        after.shards.get_mut("s1").unwrap().throttled = 1;
+        assert_eq!(
+            changes(&before, &after),
+            vec![
+                "attempts failing with DispatchFailure: connection refused; retrying",
+                "2 records failed: Expired",
+                "throttled on s1; the limiter slows it down",
+            ]
+        );
+        assert!(changes(&after, &after).is_empty());
+    }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod pty;
 
 use aws_sdk_kinesis::Client;
 use kwb::kinesis::admin::ensure_stream;
