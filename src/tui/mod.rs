@@ -179,8 +179,14 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     let mut last_draw = Instant::now() - FRAME;
     let mut previous = MetricsSnapshot::default();
     let mut tuning = app.tuning;
+    // Whether the screen is out of date; frames are drawn at most every FRAME.
+    let mut stale = true;
     let drawn = loop {
+        // Anything but a quiet tick changes the screen.
+        let mut dirty = true;
+        let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
         tokio::select! {
+            _ = tokio::time::sleep_until(next_frame), if stale => {}
             Some(input) = inputs.recv() => match input {
                 Input::Msg(msg) => update(&mut app, msg),
                 Input::Click(x, y) => {
@@ -190,7 +196,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
                         update(&mut app, Msg::Click(hit));
                     }
                 }
-                Input::Resize => last_draw = Instant::now() - FRAME,
+                Input::Resize => {}
             },
             Some(msg) = events.recv() => update(&mut app, msg),
             _ = tick.tick() => {
@@ -198,6 +204,9 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
                 for event in changes(&previous, &snapshot) {
                     update(&mut app, Msg::Event(event));
                 }
+                // With nothing new (idle), the tick draws nothing.
+                dirty = snapshot.shards != previous.shards
+                    || snapshot.failed_by_reason != previous.failed_by_reason;
                 previous = snapshot.clone();
                 update(&mut app, Msg::Metrics(snapshot));
                 let range = app
@@ -206,9 +215,11 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
                     .nth(app.selected)
                     .map(|s| (s.starting_hash_key, s.ending_hash_key));
                 let sent = log.lock().expect("key log").view(range, TOP_KEYS);
+                dirty |= sent != app.sent;
                 update(&mut app, Msg::Sent(sent));
                 let map = producer.shard_map();
                 if !Arc::ptr_eq(&map, &app.map) {
+                    dirty = true;
                     update(&mut app, Msg::ShardMap(map));
                 }
             }
@@ -229,7 +240,9 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         if app.quit || (app.quitting && producer.outstanding() == 0) {
             break Ok(());
         }
-        if last_draw.elapsed() >= FRAME {
+        stale |= dirty;
+        if stale && last_draw.elapsed() >= FRAME {
+            stale = false;
             last_draw = Instant::now();
             if let Err(e) = terminal.draw(|frame| view::view(&app, frame)) {
                 break Err(e);

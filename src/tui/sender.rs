@@ -125,7 +125,15 @@ pub async fn run(
     let mut extra_sent = current.extra;
     let mut tick = tokio::time::interval(STEP);
     loop {
-        tick.tick().await;
+        let idle = !current.sending && current.extra <= extra_sent && composing.is_some();
+        if idle {
+            // Nothing to send: sleep until the plan changes.
+            if plan.changed().await.is_err() {
+                return;
+            }
+        } else {
+            tick.tick().await;
+        }
         if plan.has_changed().is_err() {
             return;
         }
