@@ -121,6 +121,24 @@ fn capture_mouse() {
     }));
 }
 
+/// The target as the status bar names it: on AWS with the account, read from the stream's ARN.
+async fn target_label(connection: &crate::kinesis::client::Connection, stream: &str) -> String {
+    let target = connection.target.to_string();
+    if !matches!(
+        connection.target,
+        crate::kinesis::client::Target::Aws { .. }
+    ) {
+        return target;
+    }
+    match crate::kinesis::admin::describe(&connection.admin, stream).await {
+        Ok(summary) => match summary.arn.split(':').nth(4) {
+            Some(account) if !account.is_empty() => format!("{target} account {account}"),
+            _ => target,
+        },
+        Err(_) => target,
+    }
+}
+
 /// Does what `update` asked for and could not do itself.
 fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>) {
     for effect in app.effects.drain(..) {
@@ -159,7 +177,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         .then(|| crate::kinesis::local::keep_alive(connection.admin.clone()));
     let mut app = App::new(
         &stream.stream,
-        &connection.target.to_string(),
+        &target_label(&connection, &stream.stream).await,
         producer.shard_map(),
     );
     let log = Arc::new(Mutex::new(KeyLog::new(Instant::now())));

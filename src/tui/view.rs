@@ -462,7 +462,22 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         "shard", "rec/s", "KiB/s", "limit", "thr/s", "ok", "pending", "p99 ms", "fill",
     ])
     .style(Style::new().add_modifier(Modifier::BOLD));
-    let rows = table_rows(app, table_room(area));
+    let room = table_room(area);
+    let rows = table_rows(app, room);
+    // Closed shards (parents of splits and merges) follow, greyed, where there is room.
+    let closed = app
+        .map
+        .shards()
+        .iter()
+        .filter(|s| !s.open)
+        .take(room.saturating_sub(rows.len()))
+        .map(|s| {
+            let mut cells = vec![Cell::from(
+                s.shard_id.trim_start_matches("shardId-").to_string(),
+            )];
+            cells.extend(["-", "-", "-", "-", "closed"].map(Cell::from));
+            Row::new(cells).style(Style::new().fg(Color::DarkGray))
+        });
     let body = rows.iter().map(|(i, id, s)| {
         let u = utilisation(s);
         let style = if *i == app.selected {
@@ -486,6 +501,7 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         ])
         .style(style)
     });
+    let body = body.chain(closed);
     let widths = [
         Constraint::Length(12),
         Constraint::Length(6),
@@ -920,6 +936,25 @@ mod tests {
         let screen = draw(&app, 80, 24);
         assert!(screen.contains("│000000000040"), "{screen}");
         assert!(screen.contains("│000000000063"), "{screen}");
+    }
+
+    #[test]
+    fn closed_shards_follow_the_open_ones_greyed() {
+        let even = ShardMap::even_split(2);
+        let mut shards = even.shards().to_vec();
+        let mut parent = shards[0].clone();
+        parent.shard_id = "shardId-000000000009".into();
+        parent.open = false;
+        shards.push(parent);
+        let map = ShardMap::new(shards);
+        let app = App::new("s", "t", Arc::new(map));
+        let screen = draw(&app, 120, 40);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("000000000009"))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(row.contains("closed"), "{row}");
+        assert_eq!(app.map.open_count(), 2);
     }
 
     #[test]
