@@ -76,3 +76,62 @@ fn space_sends_a_fixed_key_makes_one_hot_shard_and_q_restores_the_terminal() {
         "mouse capture is still on"
     );
 }
+
+/// The workbench's sender against a real server: it sends what the plan asks (bursts and single
+/// records, counted exactly), shows the next record, and stops with a reason when the plan
+/// cannot be composed, instead of retrying it forever.
+#[tokio::test]
+async fn the_sender_sends_bursts_exactly_and_stops_on_a_record_it_cannot_compose() {
+    use kwb::producer::config::ProducerConfig;
+    use kwb::tui::app::{App, Msg};
+    use kwb::tui::keylog::KeyLog;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    let (_target, producer) = common::producer("sender", 4, ProducerConfig::default()).await;
+    let producer = Arc::new(producer);
+    let mut app = App::new("sender", "test", producer.shard_map());
+    let (plan_tx, plan_rx) = tokio::sync::watch::channel(app.plan());
+    let (inbox, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let log = Arc::new(Mutex::new(KeyLog::new(Instant::now())));
+    let sender = tokio::spawn(kwb::tui::sender::run(
+        producer.clone(),
+        plan_rx,
+        log.clone(),
+        inbox,
+    ));
+
+    app.extra = 1_001;
+    plan_tx.send(app.plan()).unwrap();
+    let delivered = |p: &kwb::producer::Producer| p.metrics().snapshot(0).sum(|s| s.user_records);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delivered(&producer) < 1_001 {
+        assert!(Instant::now() < deadline, "burst not delivered");
+        producer.flush().await;
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        delivered(&producer),
+        1_001,
+        "exactly the burst and the single record"
+    );
+    let view = log.lock().unwrap().view(None, 0);
+    assert_eq!(view.recent.len(), kwb::tui::keylog::RECENT);
+    assert_eq!(view.next.expect("a next record").bytes, 36 + 100);
+
+    // Keys from a JSON field of records that are not JSON: sending stops, once, saying why.
+    app.strategy = "field:/user_id".parse().unwrap();
+    app.sending = true;
+    plan_tx.send(app.plan()).unwrap();
+    let Some(Msg::SendStopped(why)) = events.recv().await else {
+        panic!("expected the sender to stop")
+    };
+    assert!(why.contains("/user_id"), "{why}");
+    drop(plan_tx);
+    sender.await.unwrap();
+    assert!(
+        events.try_recv().is_err(),
+        "stopped once, not on every tick"
+    );
+    assert_eq!(delivered(&producer), 1_001);
+}

@@ -203,6 +203,8 @@ pub enum Msg {
     TemplateLoaded(PathBuf, Result<String, String>),
     /// Something worth telling the user (errors, refreshes), de-duplicated with counts.
     Event(String),
+    /// The sender could not go on with the plan (a record that cannot be composed or sent).
+    SendStopped(String),
 }
 
 #[derive(Debug, Clone)]
@@ -554,6 +556,10 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Event(text) => app.event(text),
+        Msg::SendStopped(why) => {
+            app.sending = false;
+            app.event(format!("sending stopped: {why}"));
+        }
         Msg::Click(hit) => {
             app.help = false;
             match hit {
@@ -896,6 +902,21 @@ mod tests {
             Msg::TemplateLoaded(path, Err("no such file".into())),
         );
         assert!(a.events[0].0.contains("no such file"));
+    }
+
+    #[test]
+    fn a_stopped_sender_pauses_sending_and_says_why() {
+        let mut a = app();
+        press(&mut a, ' ');
+        update(
+            &mut a,
+            Msg::SendStopped("the record has no field at /user_id".into()),
+        );
+        assert!(!a.sending);
+        assert_eq!(
+            a.events[0].0,
+            "sending stopped: the record has no field at /user_id"
+        );
     }
 
     #[test]

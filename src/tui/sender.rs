@@ -11,6 +11,7 @@ use crate::compose::rate::RateShape;
 use crate::compose::template::Template;
 use crate::compose::{Composer, Source};
 use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::shard_map::ShardMap;
 use crate::producer::record::NewRecord;
 use crate::producer::{Producer, PutError};
 use crate::tui::app::{Msg, SendPlan, SourceChoice};
@@ -49,20 +50,24 @@ fn preview(record: &NewRecord) -> Preview {
     }
 }
 
-/// The state of one plan's composing: rebuilt when the source or the strategy changes.
+/// The state of one plan's composing: rebuilt when the source, the strategy or the shard map
+/// changes (round robin follows the open shards).
 struct Composing {
     composer: Composer,
+    map: Arc<ShardMap>,
     next: Option<NewRecord>,
     seq: u64,
 }
 
 impl Composing {
-    fn new(plan: &SendPlan, producer: &Producer) -> Result<Composing, String> {
-        let keys = KeyPicker::new(plan.strategy.clone(), &producer.shard_map(), SEED);
+    fn new(plan: &SendPlan, producer: &Producer, seq: u64) -> Result<Composing, String> {
+        let map = producer.shard_map();
+        let keys = KeyPicker::new(plan.strategy.clone(), &map, SEED);
         Ok(Composing {
             composer: Composer::new(source_of(&plan.source)?, keys, SEED),
+            map,
             next: None,
-            seq: 0,
+            seq,
         })
     }
 
@@ -122,15 +127,18 @@ pub async fn run(
     let mut current = plan.borrow().clone();
     let mut composing: Option<Composing> = None;
     let mut pace = Pace::new(current.shape.clone());
-    let mut extra_sent = current.extra;
+    let mut extra_sent = 0;
+    // The plan could not be composed: wait for another.
+    let mut stopped = false;
     let mut tick = tokio::time::interval(STEP);
     loop {
         let idle = !current.sending && current.extra <= extra_sent && composing.is_some();
-        if idle {
+        if idle || stopped {
             // Nothing to send: sleep until the plan changes.
             if plan.changed().await.is_err() {
                 return;
             }
+            stopped = false;
         } else {
             tick.tick().await;
         }
@@ -138,30 +146,46 @@ pub async fn run(
             return;
         }
         let next = plan.borrow_and_update().clone();
-        if composing.is_none() || next.source != current.source || next.strategy != current.strategy
-        {
-            composing = Composing::new(&next, &producer)
-                .map_err(|e| {
-                    let _ = inbox.send(Msg::Event(e));
-                })
-                .ok();
+        // Reports why sending stops and drops the records asked for at once; gives `stopped`.
+        let stop = |why: String, extra_sent: &mut u64| {
+            let _ = inbox.send(Msg::SendStopped(why));
+            *extra_sent = next.extra;
+            true
+        };
+        let rebuild = match &composing {
+            None => true,
+            Some(c) => {
+                next.source != current.source
+                    || next.strategy != current.strategy
+                    || !Arc::ptr_eq(&c.map, &producer.shard_map())
+            }
+        };
+        if rebuild {
+            let seq = composing.as_ref().map_or(0, |c| c.seq);
+            composing = match Composing::new(&next, &producer, seq) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    stopped = stop(e, &mut extra_sent);
+                    None
+                }
+            };
         }
         if next.shape != current.shape || (next.sending && !current.sending) {
             pace = Pace::new(next.shape.clone());
         }
-        current = next;
         let Some(c) = composing.as_mut() else {
+            current = next;
             continue;
         };
         let now = Instant::now();
-        let steady = if current.sending { pace.due(now) } else { 0 };
-        let extra = current.extra.saturating_sub(extra_sent);
+        let steady = if next.sending { pace.due(now) } else { 0 };
+        let extra = next.extra.saturating_sub(extra_sent);
         let mut log = log.lock().expect("key log");
         for i in 0..steady + extra {
             let record = match c.peek(&producer) {
                 Ok(record) => record.clone(),
                 Err(e) => {
-                    let _ = inbox.send(Msg::Event(e));
+                    stopped = stop(e, &mut extra_sent);
                     break;
                 }
             };
@@ -173,7 +197,8 @@ pub async fn run(
                 Ok(_) => {}
                 Err(PutError::Full(_)) => break,
                 Err(e) => {
-                    let _ = inbox.send(Msg::Event(e.to_string()));
+                    // Refused by the producer (too large, a bad key): it never counted.
+                    stopped = stop(e.to_string(), &mut extra_sent);
                     c.next = None;
                     c.seq += 1;
                     break;
@@ -189,6 +214,7 @@ pub async fn run(
             }
         }
         log.set_next(c.peek(&producer).ok().map(preview));
+        current = next;
     }
 }
 
