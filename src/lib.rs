@@ -13,14 +13,16 @@
 //!             -> producer::metrics (per-shard 1 s buckets, read as snapshots)
 //! ```
 //!
-//! `errors` formats an error chain for people. `kinesis` owns everything that talks to or models the service (clients, targets, the embedded
-//! ferrokinesis server, stream admin); `producer` owns the KPL-style pipeline; `cli` owns the
-//! command line.
+//! `errors` formats an error chain for people; `per_second` is the 1-second counter ring every
+//! live metric uses. `kinesis` owns everything that talks to or models the service (clients,
+//! targets, the embedded ferrokinesis server, stream admin); `producer` owns the KPL-style
+//! pipeline; `compose` makes records; `cli` owns the command line and `tui` the workbench.
 
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod errors;
 pub mod kinesis;
+pub mod per_second;
 pub mod producer;
 pub mod tui;

@@ -1,7 +1,9 @@
 //! The embedded Kinesis-compatible server: ferrokinesis, in-process and in memory, on a loopback
-//! port, with per-shard write limits enforced like the real service. It notes when it last
-//! answered a request, so a background server can stop when nobody uses it.
+//! port, with per-shard write limits enforced like the real service. It counts every client's
+//! puts per shard (`server_metrics`) and notes when it last answered a request, so a background
+//! server can stop when nobody uses it.
 
+use crate::kinesis::server_metrics::{self, ServerMetrics};
 use axum::extract::DefaultBodyLimit;
 use ferrokinesis::store::StoreOptions;
 use std::net::SocketAddr;
@@ -38,6 +40,8 @@ pub struct EmbeddedOptions {
     pub shard_limit: u32,
     /// Loopback port to listen on; 0 picks a free one.
     pub port: u16,
+    /// Count every client's puts per shard and publish them (`server_metrics`).
+    pub shard_metrics: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -46,6 +50,7 @@ impl Default for EmbeddedOptions {
             enforce_limits: true,
             shard_limit: 10_000,
             port: 0,
+            shard_metrics: true,
         }
     }
 }
@@ -62,7 +67,15 @@ impl EmbeddedServer {
             aws_region: EMBEDDED_REGION.to_string(),
             ..StoreOptions::default()
         };
-        let (app, _store) = ferrokinesis::create_app(store_options);
+        let (mut app, store) = ferrokinesis::create_app(store_options);
+        if options.shard_metrics {
+            let metrics = ServerMetrics::new();
+            app = app.layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    server_metrics::observe(metrics.clone(), store.clone(), request, next)
+                },
+            ));
+        }
         let started = Instant::now();
         let last_request_ms = Arc::new(AtomicU64::new(0));
         let seen = last_request_ms.clone();

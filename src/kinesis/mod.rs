@@ -7,4 +7,5 @@ pub mod embedded;
 pub mod hash_key;
 pub mod local;
 pub mod reader;
+pub mod server_metrics;
 pub mod shard_map;

@@ -4,6 +4,7 @@
 //! time without stopping it. Latency goes into a per-shard histogram. Nothing here is one message
 //! per record.
 
+use crate::per_second::Ring;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -37,12 +38,6 @@ const COUNTERS: usize = 7;
 const P50: usize = COUNTERS;
 const P99: usize = COUNTERS + 1;
 
-#[derive(Debug, Default)]
-struct Slot {
-    second: AtomicU64,
-    values: [AtomicU64; COUNTERS + 2],
-}
-
 /// Latencies: all of them, and those of one second until the second is over.
 #[derive(Debug)]
 struct Latency {
@@ -53,15 +48,12 @@ struct Latency {
 
 impl Latency {
     /// Writes the quantiles of the second being collected into its slot, once it is over.
-    fn close_second(&mut self, ring: &[Slot], now_second: u64) {
+    fn close_second(&mut self, ring: &Ring<{ COUNTERS + 2 }>, now_second: u64) {
         if self.second >= now_second || self.this_second.is_empty() {
             return;
         }
-        let slot = &ring[self.second as usize % HISTORY_SECS];
-        if slot.second.load(Relaxed) == self.second + 1 {
-            slot.values[P50].store(self.this_second.value_at_quantile(0.5), Relaxed);
-            slot.values[P99].store(self.this_second.value_at_quantile(0.99), Relaxed);
-        }
+        ring.set_if_counted(self.second, P50, self.this_second.value_at_quantile(0.5));
+        ring.set_if_counted(self.second, P99, self.this_second.value_at_quantile(0.99));
         self.this_second.reset();
     }
 }
@@ -70,7 +62,7 @@ impl Latency {
 #[derive(Debug)]
 pub struct ShardMetrics {
     totals: [AtomicU64; COUNTERS],
-    ring: Box<[Slot]>,
+    ring: Ring<{ COUNTERS + 2 }>,
     pending: AtomicI64,
     latency_us: Mutex<Latency>,
 }
@@ -79,7 +71,7 @@ impl Default for ShardMetrics {
     fn default() -> Self {
         ShardMetrics {
             totals: Default::default(),
-            ring: (0..HISTORY_SECS).map(|_| Slot::default()).collect(),
+            ring: Ring::new(HISTORY_SECS),
             pending: AtomicI64::new(0),
             latency_us: Mutex::new(Latency {
                 total: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
@@ -92,18 +84,8 @@ impl Default for ShardMetrics {
 
 impl ShardMetrics {
     fn add(&self, counter: Counter, n: u64, second: u64) {
-        let i = counter as usize;
-        self.totals[i].fetch_add(n, Relaxed);
-        let slot = &self.ring[second as usize % HISTORY_SECS];
-        // Buckets are tagged with second + 1 so that a zeroed slot is never mistaken for second 0.
-        let tag = second + 1;
-        if slot.second.load(Relaxed) != tag {
-            for v in &slot.values {
-                v.store(0, Relaxed);
-            }
-            slot.second.store(tag, Relaxed);
-        }
-        slot.values[i].fetch_add(n, Relaxed);
+        self.totals[counter as usize].fetch_add(n, Relaxed);
+        self.ring.add(second, counter as usize, n);
     }
 
     pub fn total(&self, counter: Counter) -> u64 {
@@ -257,7 +239,7 @@ impl ProducerMetrics {
     /// A copy of every counter, with `history` seconds of per-second series.
     pub fn snapshot(&self, history: usize) -> MetricsSnapshot {
         let now_second = self.second(Instant::now());
-        let history = history.min(HISTORY_SECS) as u64;
+        let history = history.min(HISTORY_SECS);
         let shards = self
             .shards
             .read()
@@ -266,22 +248,7 @@ impl ProducerMetrics {
             .map(|(id, m)| {
                 let mut latency = m.latency_us.lock().expect("metrics lock");
                 latency.close_second(&m.ring, now_second);
-                let per_sec = |value: usize| -> Vec<u64> {
-                    // Seconds before the start read as zero, so every series is `history` long.
-                    (0..history)
-                        .map(|back| {
-                            let Some(s) = now_second.checked_sub(history - 1 - back) else {
-                                return 0;
-                            };
-                            let slot = &m.ring[s as usize % HISTORY_SECS];
-                            if slot.second.load(Relaxed) == s + 1 {
-                                slot.values[value].load(Relaxed)
-                            } else {
-                                0
-                            }
-                        })
-                        .collect()
-                };
+                let per_sec = |value: usize| m.ring.series(now_second, history, value);
                 let quantile = |q: f64| {
                     Duration::from_micros(if latency.total.is_empty() {
                         0
@@ -355,26 +322,34 @@ mod tests {
         }
         // Second 0 closed when second 1's record came; second 1 closes when a snapshot
         // (or record) sees a later second.
-        let slot0 = &shard.ring[0];
-        assert_eq!(slot0.values[P50].load(Relaxed) / 1000, 10);
+        let ms = |i: usize, now: u64| -> Vec<u64> {
+            shard
+                .ring
+                .series(now, 2, i)
+                .iter()
+                .map(|v| v / 1000)
+                .collect()
+        };
+        assert_eq!(ms(P50, 1), vec![10, 0]);
         shard
             .latency_us
             .lock()
             .unwrap()
             .close_second(&shard.ring, 2);
-        let slot1 = &shard.ring[1];
-        assert_eq!(slot1.values[P99].load(Relaxed) / 1000, 200);
-        assert_eq!(slot1.values[P50].load(Relaxed) / 1000, 200);
+        assert_eq!(ms(P99, 1), vec![10, 200]);
+        assert_eq!(ms(P50, 1), vec![10, 200]);
     }
 
     #[test]
-    fn an_old_bucket_is_reset_when_its_slot_comes_round_again() {
+    fn totals_outlive_the_window() {
         let metrics = ProducerMetrics::new();
         let shard = metrics.shard("s");
         shard.add(Counter::Bytes, 7, 0);
         shard.add(Counter::Bytes, 1, HISTORY_SECS as u64);
-        let slot = &shard.ring[0];
-        assert_eq!(slot.values[Counter::Bytes as usize].load(Relaxed), 1);
+        let bytes = shard
+            .ring
+            .series(HISTORY_SECS as u64, HISTORY_SECS, Counter::Bytes as usize);
+        assert_eq!(bytes.iter().sum::<u64>(), 1);
         assert_eq!(shard.total(Counter::Bytes), 8);
     }
 }

@@ -1,0 +1,473 @@
+//! The embedded server's own per-shard metrics: what every client of the endpoint put, counted
+//! at the server in 1-second buckets — CloudWatch's shard-level IncomingRecords, IncomingBytes
+//! and WriteProvisionedThroughputExceeded, at 1-second resolution and for any producer.
+//!
+//! A layer around the server's HTTP app reads PutRecord/PutRecords requests and their answers:
+//! accepted records count on the shard the answer names, throttled ones on the shard their hash
+//! key falls in. `GET /kwb/metrics?stream=NAME&seconds=N` publishes the counts as JSON on the same
+//! loopback port, so another kwb process (the workbench, `kwb metrics`) can read them.
+
+use crate::kinesis::hash_key::HashKey;
+use crate::per_second::Ring;
+use axum::body::{to_bytes, Body};
+use axum::extract::Request;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferrokinesis::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Where the counts are published.
+pub const METRICS_PATH: &str = "/kwb/metrics";
+/// Seconds of history the server keeps per shard.
+pub const SERVER_HISTORY_SECS: usize = 600;
+/// Largest body the layer reads (the server's own limit).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long a stream's hash-key ranges are trusted before they are read again.
+const RANGES_TTL: Duration = Duration::from_secs(1);
+const THROTTLED: &str = "ProvisionedThroughputExceededException";
+
+/// What is counted per shard, in the order of the ring's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    IncomingRecords,
+    IncomingBytes,
+    WriteThrottled,
+}
+
+const METRICS: usize = 3;
+
+/// One shard's per-second series, oldest first (the last entry is the current second).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSeries {
+    /// Records accepted.
+    pub incoming_records: Vec<u64>,
+    /// Bytes accepted: partition key plus data, as the shard's write limit counts them.
+    pub incoming_bytes: Vec<u64>,
+    /// Records refused with ProvisionedThroughputExceededException.
+    pub write_throttled: Vec<u64>,
+}
+
+/// What `GET /kwb/metrics` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSnapshot {
+    pub stream: String,
+    /// Length of every series.
+    pub seconds: usize,
+    /// Shards that have seen traffic, by id.
+    pub shards: BTreeMap<String, ShardSeries>,
+}
+
+/// A shard's hash-key range, as the server has it.
+#[derive(Debug, Clone)]
+struct Range {
+    start: u128,
+    end: u128,
+    shard_id: String,
+    open: bool,
+}
+
+type Ranges = Arc<Vec<Range>>;
+
+/// The counts of every stream's shards.
+#[derive(Debug)]
+pub struct ServerMetrics {
+    start: Instant,
+    shards: RwLock<HashMap<(String, String), Arc<Ring<METRICS>>>>,
+    /// Each stream's ranges and when they were read.
+    ranges: Mutex<HashMap<String, (Instant, Ranges)>>,
+}
+
+impl Default for ServerMetrics {
+    fn default() -> Self {
+        ServerMetrics {
+            start: Instant::now(),
+            shards: RwLock::default(),
+            ranges: Mutex::default(),
+        }
+    }
+}
+
+/// One record of a put request: where it goes and what it weighs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutEntry {
+    partition_key: String,
+    #[serde(default)]
+    explicit_hash_key: Option<String>,
+    /// Base64 (JSON) or raw bytes (CBOR).
+    #[serde(default)]
+    data: Data,
+}
+
+/// A record's data: only its decoded length matters.
+#[derive(Debug, Default)]
+struct Data(usize);
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Data, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Data;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("base64 text or bytes")
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Data, E> {
+                let padding = text.bytes().rev().take_while(|b| *b == b'=').count();
+                Ok(Data((text.len() / 4 * 3).saturating_sub(padding)))
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Data, E> {
+                Ok(Data(bytes.len()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsRequest {
+    #[serde(flatten)]
+    stream: StreamRef,
+    records: Vec<PutEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordRequest {
+    #[serde(flatten)]
+    stream: StreamRef,
+    #[serde(flatten)]
+    entry: PutEntry,
+}
+
+/// The stream a request names: by name, or by ARN.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamRef {
+    #[serde(default)]
+    stream_name: Option<String>,
+    #[serde(default, rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+impl StreamRef {
+    fn name(&self) -> Option<&str> {
+        self.stream_name.as_deref().or_else(|| {
+            self.stream_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit_once('/').map(|(_, name)| name))
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutAnswer {
+    #[serde(default)]
+    shard_id: Option<String>,
+    #[serde(default)]
+    error_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsAnswer {
+    records: Vec<PutAnswer>,
+}
+
+/// An error answer's type, e.g. `ProvisionedThroughputExceededException`.
+#[derive(Debug, Deserialize)]
+struct ErrorAnswer {
+    #[serde(rename = "__type", default)]
+    kind: String,
+}
+
+/// The body format of a request, from its content type.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Cbor,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(format: Format, bytes: &[u8]) -> Option<T> {
+    match format {
+        Format::Json => serde_json::from_slice(bytes).ok(),
+        Format::Cbor => ciborium::from_reader(bytes).ok(),
+    }
+}
+
+impl ServerMetrics {
+    pub fn new() -> Arc<ServerMetrics> {
+        Arc::new(ServerMetrics::default())
+    }
+
+    fn second(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    fn ring(&self, stream: &str, shard: &str) -> Arc<Ring<METRICS>> {
+        let key = (stream.to_string(), shard.to_string());
+        if let Some(ring) = self.shards.read().expect("metrics lock").get(&key) {
+            return ring.clone();
+        }
+        self.shards
+            .write()
+            .expect("metrics lock")
+            .entry(key)
+            .or_insert_with(|| Arc::new(Ring::new(SERVER_HISTORY_SECS)))
+            .clone()
+    }
+
+    fn count(&self, stream: &str, shard: &str, metric: Metric, n: u64) {
+        self.ring(stream, shard)
+            .add(self.second(), metric as usize, n);
+    }
+
+    /// The open shard a record with this key goes to, from the store's hash-key ranges.
+    async fn shard_for(&self, store: &Store, stream: &str, entry: &PutEntry) -> Option<String> {
+        let hash = match &entry.explicit_hash_key {
+            Some(ehk) => ehk.parse::<u128>().ok()?,
+            None => HashKey::of_partition_key(&entry.partition_key).0,
+        };
+        let cached = self
+            .ranges
+            .lock()
+            .expect("ranges lock")
+            .get(stream)
+            .filter(|(at, _)| at.elapsed() < RANGES_TTL)
+            .map(|(_, r)| r.clone());
+        let ranges = match cached {
+            Some(ranges) => ranges,
+            None => {
+                let s = store.get_stream(stream).await.ok()?;
+                let ranges: Ranges = Arc::new(
+                    s.shards
+                        .iter()
+                        .filter_map(|shard| {
+                            Some(Range {
+                                start: shard.hash_key_range.starting_hash_key.parse().ok()?,
+                                end: shard.hash_key_range.ending_hash_key.parse().ok()?,
+                                shard_id: shard.shard_id.clone(),
+                                open: shard.sequence_number_range.ending_sequence_number.is_none(),
+                            })
+                        })
+                        .collect(),
+                );
+                self.ranges
+                    .lock()
+                    .expect("ranges lock")
+                    .insert(stream.to_string(), (Instant::now(), ranges.clone()));
+                ranges
+            }
+        };
+        ranges
+            .iter()
+            .find(|r| r.open && (r.start..=r.end).contains(&hash))
+            .map(|r| r.shard_id.clone())
+    }
+
+    /// Counts one record's answer: accepted on the shard it names, throttled on its key's shard.
+    async fn count_answer(
+        &self,
+        store: &Store,
+        stream: &str,
+        entry: &PutEntry,
+        answer: &PutAnswer,
+    ) {
+        match (&answer.shard_id, answer.error_code.as_deref()) {
+            (Some(shard), None) => {
+                self.count(stream, shard, Metric::IncomingRecords, 1);
+                let bytes = entry.partition_key.len() + entry.data.0;
+                self.count(stream, shard, Metric::IncomingBytes, bytes as u64);
+            }
+            (_, Some(THROTTLED)) => {
+                if let Some(shard) = self.shard_for(store, stream, entry).await {
+                    self.count(stream, &shard, Metric::WriteThrottled, 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts what a put request and its answer say.
+    async fn observe_put(
+        &self,
+        store: &Store,
+        many: bool,
+        format: Format,
+        request: &[u8],
+        status: StatusCode,
+        answer: &[u8],
+    ) {
+        if many {
+            let (Some(request), Some(answer)) = (
+                decode::<PutRecordsRequest>(format, request),
+                decode::<PutRecordsAnswer>(format, answer).filter(|_| status.is_success()),
+            ) else {
+                return;
+            };
+            let Some(stream) = request.stream.name() else {
+                return;
+            };
+            for (entry, answer) in request.records.iter().zip(&answer.records) {
+                self.count_answer(store, stream, entry, answer).await;
+            }
+        } else {
+            let Some(request) = decode::<PutRecordRequest>(format, request) else {
+                return;
+            };
+            let Some(stream) = request.stream.name() else {
+                return;
+            };
+            let answer = if status.is_success() {
+                decode::<PutAnswer>(format, answer)
+            } else {
+                decode::<ErrorAnswer>(format, answer).map(|e| PutAnswer {
+                    shard_id: None,
+                    error_code: e.kind.rsplit('#').next().map(str::to_string),
+                })
+            };
+            if let Some(answer) = answer {
+                self.count_answer(store, stream, &request.entry, &answer)
+                    .await;
+            }
+        }
+    }
+
+    /// The last `seconds` seconds of every shard of `stream` that has seen traffic.
+    pub fn snapshot(&self, stream: &str, seconds: usize) -> ServerSnapshot {
+        let seconds = seconds.clamp(1, SERVER_HISTORY_SECS);
+        let now = self.second();
+        let shards = self
+            .shards
+            .read()
+            .expect("metrics lock")
+            .iter()
+            .filter(|((s, _), _)| s == stream)
+            .map(|((_, shard), ring)| {
+                let series = |m: Metric| ring.series(now, seconds, m as usize);
+                (
+                    shard.clone(),
+                    ShardSeries {
+                        incoming_records: series(Metric::IncomingRecords),
+                        incoming_bytes: series(Metric::IncomingBytes),
+                        write_throttled: series(Metric::WriteThrottled),
+                    },
+                )
+            })
+            .collect();
+        ServerSnapshot {
+            stream: stream.to_string(),
+            seconds,
+            shards,
+        }
+    }
+
+    fn publish(&self, query: Option<&str>) -> Response {
+        let mut stream = None;
+        let mut seconds = 60;
+        for pair in query.unwrap_or_default().split('&') {
+            match pair.split_once('=') {
+                Some(("stream", s)) => stream = Some(s.to_string()),
+                Some(("seconds", n)) => seconds = n.parse().unwrap_or(seconds),
+                _ => {}
+            }
+        }
+        let Some(stream) = stream.filter(|s| !s.is_empty()) else {
+            return (StatusCode::BAD_REQUEST, "the query needs stream=NAME").into_response();
+        };
+        axum::Json(self.snapshot(&stream, seconds)).into_response()
+    }
+}
+
+/// Why the server's counts could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the embedded server's shard metrics at {url}: {message}")]
+pub struct FetchError {
+    url: String,
+    message: String,
+}
+
+/// Reads the last `seconds` seconds of `stream`'s shards from a server at `endpoint`.
+pub async fn fetch(
+    endpoint: &str,
+    stream: &str,
+    seconds: usize,
+) -> Result<ServerSnapshot, FetchError> {
+    use http_body_util::BodyExt;
+    let url = format!(
+        "{}{METRICS_PATH}?stream={stream}&seconds={seconds}",
+        endpoint.trim_end_matches('/')
+    );
+    let failed = |message: String| FetchError {
+        url: url.clone(),
+        message,
+    };
+    let uri: axum::http::Uri = url.parse().map_err(|e| failed(format!("{e}")))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client
+        .get(uri)
+        .await
+        .map_err(|e| failed(crate::errors::describe(&e)))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(failed(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| failed(format!("not the metrics kwb publishes: {e}")))
+}
+
+/// The layer: publishes the counts and counts every put that passes.
+pub async fn observe(
+    metrics: Arc<ServerMetrics>,
+    store: Store,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
+        return metrics.publish(request.uri().query());
+    }
+    let operation = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default();
+    let many = match operation {
+        "PutRecords" => true,
+        "PutRecord" => false,
+        _ => return next.run(request).await,
+    };
+    let format = match request.headers().get(header::CONTENT_TYPE) {
+        Some(t) if t.to_str().is_ok_and(|t| t.contains("cbor")) => Format::Cbor,
+        _ => Format::Json,
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(body.clone())))
+        .await;
+    let (parts, answer) = response.into_parts();
+    let Ok(answer) = to_bytes(answer, MAX_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
+    };
+    metrics
+        .observe_put(&store, many, format, &body, parts.status, &answer)
+        .await;
+    Response::from_parts(parts, Body::from(answer))
+}

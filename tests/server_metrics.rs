@@ -1,0 +1,118 @@
+//! The embedded server's own shard metrics: what clients put, counted at the server per shard
+//! and second, read back over its loopback endpoint.
+
+mod common;
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use kwb::kinesis::server_metrics::{fetch, ServerSnapshot};
+use std::collections::BTreeMap;
+
+/// Per shard: records accepted, their bytes (key + data), records throttled.
+type Counts = BTreeMap<String, (u64, u64, u64)>;
+
+fn totals(snapshot: &ServerSnapshot) -> Counts {
+    snapshot
+        .shards
+        .iter()
+        .map(|(id, s)| {
+            let sum = |v: &[u64]| v.iter().sum::<u64>();
+            (
+                id.clone(),
+                (
+                    sum(&s.incoming_records),
+                    sum(&s.incoming_bytes),
+                    sum(&s.write_throttled),
+                ),
+            )
+        })
+        .filter(|(_, c)| *c != (0, 0, 0))
+        .collect()
+}
+
+#[tokio::test]
+async fn puts_and_throttles_are_counted_on_their_shards() {
+    let t = common::target("counted", 4, true).await;
+    let client = &t.connection.producer;
+    let map = kwb::kinesis::shard_map::list_shards(client, "counted")
+        .await
+        .unwrap();
+    let mut expected = Counts::new();
+    // Spread keys, then five full batches on one key at once: the shard takes 1,000 records a
+    // second (2,000 if the burst straddles a second) and throttles the rest.
+    let batches: Vec<Vec<(String, Vec<u8>)>> = std::iter::once(
+        (0..300)
+            .map(|i| (format!("key-{i}"), vec![b'x'; i % 50]))
+            .collect(),
+    )
+    .chain((0..5).map(|_| {
+        (0..500)
+            .map(|_| ("hot".to_string(), vec![b'y'; 10]))
+            .collect()
+    }))
+    .collect();
+    for batch in &batches {
+        let entries = batch
+            .iter()
+            .map(|(key, data)| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(key)
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let answer = client
+            .put_records()
+            .stream_name("counted")
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        for ((key, data), record) in batch.iter().zip(answer.records()) {
+            let predicted = map
+                .shard_for(kwb::kinesis::hash_key::HashKey::of_partition_key(key))
+                .unwrap()
+                .shard_id
+                .clone();
+            let counts = expected.entry(predicted.clone()).or_default();
+            match record.error_code() {
+                None => {
+                    assert_eq!(record.shard_id(), Some(predicted.as_str()));
+                    counts.0 += 1;
+                    counts.1 += (key.len() + data.len()) as u64;
+                }
+                Some("ProvisionedThroughputExceededException") => counts.2 += 1,
+                Some(other) => panic!("unexpected {other}"),
+            }
+        }
+    }
+    // A single PutRecord counts too.
+    let one = client
+        .put_record()
+        .stream_name("counted")
+        .partition_key("single")
+        .data(Blob::new(b"12345".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let counts = expected.entry(one.shard_id().to_string()).or_default();
+    counts.0 += 1;
+    counts.1 += 6 + 5;
+    let throttled: u64 = expected.values().map(|c| c.2).sum();
+    assert!(throttled >= 400, "the burst was throttled ({throttled})");
+
+    let seen = fetch(&t.server.endpoint(), "counted", 60).await.unwrap();
+    assert_eq!(seen.stream, "counted");
+    assert_eq!(seen.seconds, 60);
+    assert_eq!(totals(&seen), expected);
+    let other = fetch(&t.server.endpoint(), "another", 60).await.unwrap();
+    assert!(other.shards.is_empty());
+}
+
+#[tokio::test]
+async fn a_metrics_request_without_a_stream_is_refused_with_the_reason() {
+    let server = common::server(true).await;
+    let error = fetch(&server.endpoint(), "", 10).await.unwrap_err();
+    assert!(error.to_string().contains("stream=NAME"), "{error}");
+}
