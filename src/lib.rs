@@ -25,4 +25,5 @@ pub mod errors;
 pub mod kinesis;
 pub mod per_second;
 pub mod producer;
+pub mod stream_metrics;
 pub mod tui;

@@ -84,6 +84,9 @@ pub struct Connection {
     pub admin: Client,
     pub producer: Client,
     pub target: Target,
+    /// The resolved configuration (region, credentials, endpoint), for clients of other
+    /// services (CloudWatch).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl Connection {
@@ -219,6 +222,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         admin: Client::from_conf(admin),
         producer: Client::from_conf(producer),
         target,
+        sdk,
     })
 }
 

@@ -1,0 +1,113 @@
+//! What the stream saw, per shard, from a source other than kwb's own producer: the embedded
+//! server's counts (1-second periods, `kinesis::server_metrics`) or CloudWatch's shard-level
+//! metrics (1-minute periods, `cloudwatch`). One shape for both, with gaps where a source has no
+//! data (a gap is not a zero).
+
+pub mod cloudwatch;
+
+use crate::kinesis::server_metrics::ServerSnapshot;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Where server-side metrics come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The embedded server's own counts (every client of it, 1-second periods).
+    Server,
+    /// CloudWatch's shard-level metrics (enhanced monitoring, 1-minute periods).
+    Cloudwatch,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Server => "server",
+            Source::Cloudwatch => "cloudwatch",
+        }
+    }
+}
+
+/// One value per period, oldest first; `None` where the source has no data.
+pub type Series = Vec<Option<f64>>;
+
+/// A shard's series over the window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardSeries {
+    pub incoming_records: Series,
+    pub incoming_bytes: Series,
+    pub write_throttled: Series,
+}
+
+/// Sum of the values present.
+pub fn total(series: &Series) -> f64 {
+    series.iter().flatten().sum()
+}
+
+/// Every shard's series over one window, from one source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamMetrics {
+    pub stream: String,
+    pub source: Source,
+    /// Length of one value's period.
+    pub period: Duration,
+    pub shards: BTreeMap<String, ShardSeries>,
+}
+
+impl StreamMetrics {
+    /// The embedded server's counts: every second is a value (the server counts, so no traffic
+    /// is a real zero).
+    pub fn from_server(snapshot: ServerSnapshot) -> StreamMetrics {
+        let values = |v: Vec<u64>| v.into_iter().map(|n| Some(n as f64)).collect();
+        StreamMetrics {
+            stream: snapshot.stream,
+            source: Source::Server,
+            period: Duration::from_secs(1),
+            shards: snapshot
+                .shards
+                .into_iter()
+                .map(|(id, s)| {
+                    (
+                        id,
+                        ShardSeries {
+                            incoming_records: values(s.incoming_records),
+                            incoming_bytes: values(s.incoming_bytes),
+                            write_throttled: values(s.write_throttled),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinesis::server_metrics::ShardSeries as ServerSeries;
+
+    #[test]
+    fn server_counts_become_gapless_series_and_totals_skip_gaps() {
+        let mut snapshot = ServerSnapshot {
+            stream: "s".into(),
+            seconds: 2,
+            ..ServerSnapshot::default()
+        };
+        snapshot.shards.insert(
+            "shardId-1".into(),
+            ServerSeries {
+                incoming_records: vec![0, 3],
+                incoming_bytes: vec![0, 30],
+                write_throttled: vec![1, 0],
+            },
+        );
+        let m = StreamMetrics::from_server(snapshot);
+        assert_eq!(m.source, Source::Server);
+        assert_eq!(
+            m.shards["shardId-1"].incoming_records,
+            vec![Some(0.0), Some(3.0)]
+        );
+        assert_eq!(total(&vec![Some(2.0), None, Some(1.5)]), 3.5);
+    }
+}
