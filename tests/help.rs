@@ -34,7 +34,7 @@ fn error_of(args: &[&str]) -> String {
 
 #[test]
 fn errors_for_bad_input() {
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("bad_strategy", &["put", "--key", "bogus"]),
         ("bad_zipf", &["put", "--key", "zipf:0:1"]),
         ("bad_rate", &["put", "--rate", "ramp:1:2"]),
@@ -45,6 +45,8 @@ fn errors_for_bad_input() {
         ("too_large", &["put", "--size", "2000000"]),
         ("bad_start", &["read", "--from", "yesterday"]),
         ("bad_hash_key", &["put", "--key", "ehk:-1"]),
+        ("metrics_too_far_back", &["metrics", "--minutes", "11"]),
+        ("metrics_json_and_csv", &["metrics", "--json", "--csv"]),
     ];
     for (name, args) in cases {
         insta::assert_snapshot!(format!("error_{name}"), error_of(args));

@@ -116,3 +116,66 @@ async fn a_metrics_request_without_a_stream_is_refused_with_the_reason() {
     let error = fetch(&server.endpoint(), "", 10).await.unwrap_err();
     assert!(error.to_string().contains("stream=NAME"), "{error}");
 }
+
+/// boto3 (a client independent of kwb) writes to an embedded server, spread and then hot enough
+/// to be throttled; a separate `kwb metrics` process reads the server's counts over loopback.
+/// They must equal, shard by shard, what boto3's answers said. Needs `KWB_PYTHON` with boto3
+/// (scripts/test.sh installs it); without it the test prints SKIPPED and says why.
+#[tokio::test]
+async fn kwb_metrics_shows_what_another_client_wrote_throttles_included() {
+    use std::io::Write;
+    let Ok(python) = std::env::var("KWB_PYTHON") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED server_metrics boto3 test: KWB_PYTHON is not set; scripts/test.sh installs boto3 and sets it"
+        );
+        return;
+    };
+    let t = common::target("boto3", 4, true).await;
+    let endpoint = t.server.endpoint();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/boto3_writer.py");
+    let written = tokio::process::Command::new(&python)
+        .args([script, &endpoint, "boto3"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("KWB_PYTHON={python} could not run: {e}"));
+    assert!(
+        written.status.success(),
+        "boto3 writer: {}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let written: BTreeMap<String, (u64, u64, u64)> =
+        serde_json::from_slice(&written.stdout).expect("the writer's JSON");
+    assert!(
+        written.values().map(|c| c.2).sum::<u64>() >= 400,
+        "{written:?}"
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    // A process of its own, awaited so that this test's runtime keeps serving it.
+    let output = tokio::process::Command::from(common::kwb_command(data.path()))
+        .args(["--endpoint-url", &endpoint, "metrics", "--stream", "boto3"])
+        .args(["--source", "server", "--minutes", "1", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one object");
+    assert_eq!(seen["stream"], "boto3");
+    assert_eq!(seen["source"], "server");
+    let shards = seen["shards"].as_object().unwrap();
+    assert_eq!(shards.len(), 4, "every shard is listed: {seen}");
+    for (id, counts) in shards {
+        let expected = written.get(id).copied().unwrap_or_default();
+        let got = (
+            counts["incoming_records"].as_u64().unwrap(),
+            counts["incoming_bytes"].as_u64().unwrap(),
+            counts["write_throttled"].as_u64().unwrap(),
+        );
+        assert_eq!(got, expected, "{id}");
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod local;
+pub mod metrics;
 pub mod put;
 pub mod read;
 pub mod shards;
@@ -79,7 +80,7 @@ pub struct TargetFlags {
     pub profile_region: Option<String>,
 }
 
-fn positive_secs(text: &str) -> Result<f64, String> {
+pub(crate) fn positive_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err(format!(
@@ -159,6 +160,12 @@ pub enum Command {
         after_help = "Examples:\n  kwb read --limit 20\n  kwb tail --follow --format json\n  kwb read --shard shardId-000000000001 --from 2026-11-25T19:00:00Z --json"
     )]
     Read(read::ReadArgs),
+    /// What the stream saw per shard, from every producer: incoming records, bytes and write
+    /// throttles from the embedded server's own counts or from CloudWatch.
+    #[command(
+        after_help = "Examples:\n  kwb metrics\n  kwb metrics --watch --minutes 1\n  kwb metrics --json\n  kwb --profile prod metrics --stream orders --source cloudwatch --minutes 60 --csv\n  kwb --profile prod metrics --stream orders --enable-shard-metrics"
+    )]
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Connects to the target and makes sure the stream is there (created only on the embedded
@@ -186,6 +193,7 @@ pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,
+        Command::Metrics(args) => metrics::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
         Command::Config(args) => config::run(args, &cli.target, loaded),
         Command::Completions { shell } => {

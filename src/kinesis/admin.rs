@@ -98,6 +98,26 @@ pub async fn describe(client: &Client, name: &str) -> Result<StreamSummary, Admi
     })
 }
 
+/// Turns on shard-level metrics (enhanced monitoring) for `metrics`; returns what is now on.
+pub async fn enable_shard_metrics(
+    client: &Client,
+    name: &str,
+    metrics: &[&str],
+) -> Result<Vec<String>, AdminError> {
+    let answer = client
+        .enable_enhanced_monitoring()
+        .stream_name(name)
+        .set_shard_level_metrics(Some(metrics.iter().map(|m| (*m).into()).collect()))
+        .send()
+        .await
+        .map_err(|e| admin_error(name, e))?;
+    Ok(answer
+        .desired_shard_level_metrics()
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect())
+}
+
 /// Every stream name, all pages.
 pub async fn list_streams(client: &Client) -> Result<Vec<String>, AdminError> {
     let mut names = Vec::new();

@@ -5,7 +5,9 @@
 
 pub mod cloudwatch;
 
-use crate::kinesis::server_metrics::ServerSnapshot;
+use crate::kinesis::client::{Connection, Target};
+use crate::kinesis::server_metrics::{self, ServerSnapshot, SERVER_HISTORY_SECS};
+use crate::kinesis::shard_map::list_shards;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +23,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The embedded server's own counts on the embedded target, CloudWatch elsewhere.
+    pub fn default_for(target: &Target) -> Source {
+        match target {
+            Target::Embedded { .. } => Source::Server,
+            _ => Source::Cloudwatch,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Source::Server => "server",
@@ -78,6 +88,76 @@ impl StreamMetrics {
                     )
                 })
                 .collect(),
+        }
+    }
+}
+
+/// Why a stream's metrics could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("--minutes {minutes}: the server keeps {limit} minutes per shard (use 1 to {limit})")]
+    TooLong { minutes: usize, limit: usize },
+    #[error("--source server reads the counts of a kwb server (the embedded default or an endpoint running `kwb serve`); {target} has none: use --source cloudwatch")]
+    NoServer { target: String },
+    #[error("could not list the shards of {stream:?}: {message}")]
+    Shards { stream: String, message: String },
+    #[error(transparent)]
+    Server(#[from] server_metrics::FetchError),
+    #[error(transparent)]
+    CloudWatch(#[from] cloudwatch::CloudWatchError),
+}
+
+/// The last `minutes` minutes of every shard of `stream`, from `source`. Shards without traffic
+/// are listed too: with zeros from the server (it counts), with gaps from CloudWatch.
+pub async fn read(
+    connection: &Connection,
+    stream: &str,
+    source: Source,
+    minutes: usize,
+) -> Result<StreamMetrics, ReadError> {
+    let shards: Vec<String> = list_shards(&connection.admin, stream)
+        .await
+        .map_err(|e| ReadError::Shards {
+            stream: stream.to_string(),
+            message: crate::errors::describe(&e),
+        })?
+        .shards()
+        .iter()
+        .map(|s| s.shard_id.clone())
+        .collect();
+    match source {
+        Source::Server => {
+            let limit = SERVER_HISTORY_SECS / 60;
+            if !(1..=limit).contains(&minutes) {
+                return Err(ReadError::TooLong { minutes, limit });
+            }
+            let endpoint = match &connection.target {
+                Target::Embedded { endpoint } | Target::Endpoint { endpoint } => endpoint,
+                Target::Aws { .. } => {
+                    return Err(ReadError::NoServer {
+                        target: connection.target.to_string(),
+                    })
+                }
+            };
+            let seconds = minutes * 60;
+            let mut m =
+                StreamMetrics::from_server(server_metrics::fetch(endpoint, stream, seconds).await?);
+            for shard in shards {
+                m.shards.entry(shard).or_insert_with(|| {
+                    let zeros = vec![Some(0.0); seconds];
+                    ShardSeries {
+                        incoming_records: zeros.clone(),
+                        incoming_bytes: zeros.clone(),
+                        write_throttled: zeros,
+                    }
+                });
+            }
+            Ok(m)
+        }
+        Source::Cloudwatch => {
+            let window = cloudwatch::Window::last_minutes(std::time::SystemTime::now(), minutes);
+            let client = cloudwatch::client(&connection.sdk);
+            Ok(cloudwatch::fetch(&client, stream, &shards, window).await?)
         }
     }
 }

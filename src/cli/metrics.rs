@@ -1,0 +1,239 @@
+//! `kwb metrics`: what the stream saw per shard (every producer's traffic, not only kwb's), from
+//! the embedded server's own counts or from CloudWatch, as a table with sparklines, CSV or JSON,
+//! once or refreshed.
+
+use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::kinesis::admin::{describe, enable_shard_metrics};
+use crate::kinesis::client::Connection;
+use crate::stream_metrics::cloudwatch::SHARD_METRICS;
+use crate::stream_metrics::{read, total, Series, Source, StreamMetrics};
+use clap::Args;
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub stream: StreamArgs,
+    /// Where the numbers come from: the embedded server's own counts (1-second periods, the
+    /// default on the embedded target) or CloudWatch's shard-level metrics (1-minute periods,
+    /// the default elsewhere).
+    #[arg(long, value_enum)]
+    pub source: Option<Source>,
+    /// How far back to look, in minutes (the server keeps 10).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1440))]
+    pub minutes: u16,
+    /// One JSON object per reading instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV rows (time,shard,incoming_records,incoming_bytes,write_throttled) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Read again every SECS seconds (5 if no value) until interrupted; a slow reading is
+    /// dropped for the next one rather than queued.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "5",
+          value_parser = crate::cli::positive_secs)]
+    pub watch: Option<f64>,
+    /// Turn on CloudWatch's shard-level metrics for the stream (enhanced monitoring) and exit.
+    /// AWS bills each shard-level metric per shard.
+    #[arg(long)]
+    pub enable_shard_metrics: bool,
+}
+
+/// The metric names as JSON keys and CSV columns, in `ShardSeries` order.
+const KEYS: [&str; 3] = ["incoming_records", "incoming_bytes", "write_throttled"];
+
+fn series_of(s: &crate::stream_metrics::ShardSeries) -> [&Series; 3] {
+    [&s.incoming_records, &s.incoming_bytes, &s.write_throttled]
+}
+
+/// A total, or null when the source had no data at all (a gap is not a zero).
+fn total_or_null(series: &Series) -> Value {
+    if series.iter().all(Option::is_none) {
+        Value::Null
+    } else {
+        json!(total(series).round() as u64)
+    }
+}
+
+pub fn to_json(m: &StreamMetrics, minutes: u16) -> Value {
+    let shards: serde_json::Map<String, Value> = m
+        .shards
+        .iter()
+        .map(|(id, s)| {
+            let values = KEYS
+                .iter()
+                .zip(series_of(s))
+                .map(|(k, v)| (k.to_string(), total_or_null(v)))
+                .collect::<serde_json::Map<_, _>>();
+            (id.clone(), Value::Object(values))
+        })
+        .collect();
+    json!({
+        "stream": m.stream,
+        "source": m.source.name(),
+        "minutes": minutes,
+        "period_secs": m.period.as_secs(),
+        "shards": shards,
+    })
+}
+
+/// A series as a line of block characters, at most `width` wide (neighbouring periods summed);
+/// gaps are blank.
+pub fn sparkline(series: &Series, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let per = series.len().div_ceil(width.max(1)).max(1);
+    let buckets: Vec<Option<f64>> = series
+        .chunks(per)
+        .map(|c| c.iter().flatten().copied().reduce(|a, b| a + b))
+        .collect();
+    let top = buckets.iter().flatten().copied().fold(0.0, f64::max);
+    buckets
+        .iter()
+        .map(|b| match b {
+            None => ' ',
+            Some(_) if top == 0.0 => BARS[0],
+            Some(v) => BARS[((v / top) * 7.0).round() as usize],
+        })
+        .collect()
+}
+
+fn table(m: &StreamMetrics, minutes: u16, sparklines: bool) -> String {
+    let mut out = format!(
+        "stream {} | source {} | last {minutes} min in {} s periods\n{:<22} {:>12} {:>14} {:>10}{}\n",
+        m.stream,
+        m.source.name(),
+        m.period.as_secs(),
+        "shard",
+        "records",
+        "bytes",
+        "throttled",
+        if sparklines { "  records over time" } else { "" }
+    );
+    let cell = |s: &Series| match total_or_null(s) {
+        Value::Null => "-".to_string(),
+        v => v.to_string(),
+    };
+    for (id, s) in &m.shards {
+        out.push_str(&format!(
+            "{:<22} {:>12} {:>14} {:>10}",
+            id,
+            cell(&s.incoming_records),
+            cell(&s.incoming_bytes),
+            cell(&s.write_throttled)
+        ));
+        if sparklines {
+            out.push_str("  ");
+            out.push_str(&sparkline(&s.incoming_records, 30));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn csv(m: &StreamMetrics, header: bool) -> String {
+    let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let mut out = String::new();
+    if header {
+        out.push_str(&format!("time,shard,{}\n", KEYS.join(",")));
+    }
+    for (id, s) in &m.shards {
+        let values: Vec<String> = series_of(s)
+            .iter()
+            .map(|v| match total_or_null(v) {
+                Value::Null => String::new(),
+                v => v.to_string(),
+            })
+            .collect();
+        out.push_str(&format!("{time},{id},{}\n", values.join(",")));
+    }
+    out
+}
+
+/// Says on stderr when CloudWatch has no shard-level data for the stream, and how to get it.
+async fn warn_if_off(connection: &Connection, stream: &str) {
+    if let Ok(summary) = describe(&connection.admin, stream).await {
+        let on = &summary.shard_level_metrics;
+        let missing: Vec<&str> = SHARD_METRICS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| !on.iter().any(|m| m == name || m == "ALL"))
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "note: shard-level metrics {} are off for {stream}: CloudWatch has no per-shard data for them; `kwb metrics --enable-shard-metrics` turns them on (billed per shard and metric)",
+                missing.join(", ")
+            );
+        }
+    }
+}
+
+pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32> {
+    let connection = open_stream(target, &args.stream).await?;
+    let stream = &args.stream.stream;
+    if args.enable_shard_metrics {
+        let names: Vec<&str> = SHARD_METRICS.iter().map(|(n, _)| *n).collect();
+        let on = enable_shard_metrics(&connection.admin, stream, &names).await?;
+        println!(
+            "shard-level metrics on for {stream}: {} (CloudWatch bills each per shard; `aws kinesis disable-enhanced-monitoring` turns them off)",
+            on.join(", ")
+        );
+        return Ok(0);
+    }
+    let source = args
+        .source
+        .unwrap_or_else(|| Source::default_for(&connection.target));
+    if source == Source::Cloudwatch {
+        warn_if_off(&connection, stream).await;
+    }
+    let minutes = args.minutes;
+    let terminal = std::io::stdout().is_terminal();
+    let show = |m: &StreamMetrics, first: bool| {
+        if args.json {
+            println!("{}", to_json(m, minutes));
+        } else if args.csv {
+            print!("{}", csv(m, first));
+        } else {
+            if args.watch.is_some() && terminal {
+                // Clear the screen and go home before each table.
+                print!("\x1b[2J\x1b[H");
+            }
+            print!("{}", table(m, minutes, terminal));
+        }
+    };
+    let Some(every) = args.watch else {
+        let m = read(&connection, stream, source, minutes as usize).await?;
+        show(&m, true);
+        return Ok(0);
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(every));
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        // Latest reading wins: one that has not finished by the next tick is dropped.
+        tokio::select! {
+            m = read(&connection, stream, source, minutes as usize) => {
+                show(&m?, first);
+                first = false;
+            }
+            _ = tick.tick() => {
+                tick.reset_immediately();
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_top_and_leave_gaps_blank() {
+        let s: Series = vec![Some(0.0), Some(7.0), None, Some(14.0)];
+        assert_eq!(sparkline(&s, 4), "▁▅ █");
+        assert_eq!(sparkline(&s, 2), "▅█", "neighbours summed");
+        assert_eq!(sparkline(&vec![Some(0.0); 3], 3), "▁▁▁");
+    }
+}
