@@ -69,10 +69,10 @@ impl EmbeddedServer {
         };
         let (mut app, store) = ferrokinesis::create_app(store_options);
         if options.shard_metrics {
-            let metrics = ServerMetrics::new();
+            let metrics = ServerMetrics::start(store);
             app = app.layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
-                    server_metrics::observe(metrics.clone(), store.clone(), request, next)
+                    server_metrics::observe(metrics.clone(), request, next)
                 },
             ));
         }

@@ -2,10 +2,12 @@
 //! at the server in 1-second buckets — CloudWatch's shard-level IncomingRecords, IncomingBytes
 //! and WriteProvisionedThroughputExceeded, at 1-second resolution and for any producer.
 //!
-//! A layer around the server's HTTP app reads PutRecord/PutRecords requests and their answers:
+//! A layer around the server's HTTP app hands each PutRecord/PutRecords request and its answer
+//! to a counting task and sends the answer on at once, so counting costs the request nothing:
 //! accepted records count on the shard the answer names, throttled ones on the shard their hash
-//! key falls in. `GET /kwb/metrics?stream=NAME&seconds=N` publishes the counts as JSON on the same
-//! loopback port, so another kwb process (the workbench, `kwb metrics`) can read them.
+//! key falls in. `GET /kwb/metrics?stream=NAME&seconds=N` goes through the same task (after
+//! everything observed before it) and publishes the counts as JSON on the same loopback port, so
+//! another kwb process (the workbench, `kwb metrics`) can read them.
 
 use crate::kinesis::hash_key::HashKey;
 use crate::per_second::Ring;
@@ -14,11 +16,14 @@ use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use ferrokinesis::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 
 /// Where the counts are published.
 pub const METRICS_PATH: &str = "/kwb/metrics";
@@ -59,6 +64,10 @@ pub struct ServerSnapshot {
     pub seconds: usize,
     /// Shards that have seen traffic, by id.
     pub shards: BTreeMap<String, ShardSeries>,
+    /// Put requests the server answered but could not count (its counting queue was full):
+    /// when not 0, the counts are short.
+    #[serde(default)]
+    pub uncounted_requests: u64,
 }
 
 /// A shard's hash-key range, as the server has it.
@@ -72,23 +81,44 @@ struct Range {
 
 type Ranges = Arc<Vec<Range>>;
 
-/// The counts of every stream's shards.
-#[derive(Debug)]
-pub struct ServerMetrics {
-    start: Instant,
-    shards: RwLock<HashMap<(String, String), Arc<Ring<METRICS>>>>,
-    /// Each stream's ranges and when they were read.
-    ranges: Mutex<HashMap<String, (Instant, Ranges)>>,
+/// Work for the counting task, in the order the layer saw it.
+enum Job {
+    /// A put request and its answer, seen at `at`.
+    Put {
+        many: bool,
+        format: Format,
+        request: Bytes,
+        status: StatusCode,
+        answer: Bytes,
+        at: Instant,
+    },
+    /// Everything observed before this is counted: answer with the counts.
+    Snapshot {
+        stream: String,
+        seconds: usize,
+        reply: oneshot::Sender<ServerSnapshot>,
+    },
 }
 
-impl Default for ServerMetrics {
-    fn default() -> Self {
-        ServerMetrics {
-            start: Instant::now(),
-            shards: RwLock::default(),
-            ranges: Mutex::default(),
-        }
-    }
+/// Observations waiting to be counted before new ones are dropped (and reported as such).
+const QUEUE: usize = 4096;
+
+/// The layer's handle on the counting task. Counting happens off the request path: a put's
+/// answer goes out as soon as the server has made it; the task parses and counts it after.
+#[derive(Debug)]
+pub struct ServerMetrics {
+    jobs: mpsc::Sender<Job>,
+    /// Puts not counted because the queue was full.
+    dropped: AtomicU64,
+}
+
+/// The counts of every stream's shards, owned by the counting task.
+struct Counts {
+    start: Instant,
+    store: Store,
+    shards: HashMap<(String, String), Ring<METRICS>>,
+    /// Each stream's ranges and when they were read.
+    ranges: HashMap<String, (Instant, Ranges)>,
 }
 
 /// One record of a put request: where it goes and what it weighs.
@@ -130,38 +160,33 @@ impl<'de> Deserialize<'de> for Data {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PutRecordsRequest {
-    #[serde(flatten)]
-    stream: StreamRef,
+    #[serde(default)]
+    stream_name: Option<String>,
+    #[serde(default, rename = "StreamARN")]
+    stream_arn: Option<String>,
     records: Vec<PutEntry>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PutRecordRequest {
-    #[serde(flatten)]
-    stream: StreamRef,
-    #[serde(flatten)]
-    entry: PutEntry,
-}
-
-/// The stream a request names: by name, or by ARN.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StreamRef {
     #[serde(default)]
     stream_name: Option<String>,
     #[serde(default, rename = "StreamARN")]
     stream_arn: Option<String>,
+    partition_key: String,
+    #[serde(default)]
+    explicit_hash_key: Option<String>,
+    #[serde(default)]
+    data: Data,
 }
 
-impl StreamRef {
-    fn name(&self) -> Option<&str> {
-        self.stream_name.as_deref().or_else(|| {
-            self.stream_arn
-                .as_deref()
-                .and_then(|arn| arn.rsplit_once('/').map(|(_, name)| name))
-        })
-    }
+/// The stream a request names: by name, or by the last part of its ARN.
+fn stream_name<'a>(name: &'a Option<String>, arn: &'a Option<String>) -> Option<&'a str> {
+    name.as_deref().or_else(|| {
+        arn.as_deref()
+            .and_then(|arn| arn.rsplit_once('/').map(|(_, name)| name))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,49 +226,106 @@ fn decode<T: serde::de::DeserializeOwned>(format: Format, bytes: &[u8]) -> Optio
 }
 
 impl ServerMetrics {
-    pub fn new() -> Arc<ServerMetrics> {
-        Arc::new(ServerMetrics::default())
+    /// Starts the counting task for the server over `store`.
+    pub fn start(store: Store) -> Arc<ServerMetrics> {
+        let (jobs, mut queue) = mpsc::channel(QUEUE);
+        let mut counts = Counts {
+            start: Instant::now(),
+            store,
+            shards: HashMap::new(),
+            ranges: HashMap::new(),
+        };
+        tokio::spawn(async move {
+            while let Some(job) = queue.recv().await {
+                match job {
+                    Job::Put {
+                        many,
+                        format,
+                        request,
+                        status,
+                        answer,
+                        at,
+                    } => {
+                        counts
+                            .observe_put(many, format, &request, status, &answer, at)
+                            .await
+                    }
+                    Job::Snapshot {
+                        stream,
+                        seconds,
+                        reply,
+                    } => {
+                        let _ = reply.send(counts.snapshot(&stream, seconds));
+                    }
+                }
+            }
+        });
+        Arc::new(ServerMetrics {
+            jobs,
+            dropped: AtomicU64::new(0),
+        })
     }
 
-    fn second(&self) -> u64 {
-        self.start.elapsed().as_secs()
+    /// The counts of `stream` once everything observed so far is counted.
+    pub async fn snapshot(&self, stream: &str, seconds: usize) -> Option<ServerSnapshot> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Snapshot {
+            stream: stream.to_string(),
+            seconds,
+            reply,
+        };
+        self.jobs.send(job).await.ok()?;
+        let mut snapshot = answer.await.ok()?;
+        snapshot.uncounted_requests = self.dropped.load(Relaxed);
+        Some(snapshot)
     }
 
-    fn ring(&self, stream: &str, shard: &str) -> Arc<Ring<METRICS>> {
-        let key = (stream.to_string(), shard.to_string());
-        if let Some(ring) = self.shards.read().expect("metrics lock").get(&key) {
-            return ring.clone();
+    async fn publish(&self, query: Option<&str>) -> Response {
+        let mut stream = None;
+        let mut seconds = 60;
+        for pair in query.unwrap_or_default().split('&') {
+            match pair.split_once('=') {
+                Some(("stream", s)) => stream = Some(s.to_string()),
+                Some(("seconds", n)) => seconds = n.parse().unwrap_or(seconds),
+                _ => {}
+            }
         }
-        self.shards
-            .write()
-            .expect("metrics lock")
-            .entry(key)
-            .or_insert_with(|| Arc::new(Ring::new(SERVER_HISTORY_SECS)))
-            .clone()
+        let Some(stream) = stream.filter(|s| !s.is_empty()) else {
+            return (StatusCode::BAD_REQUEST, "the query needs stream=NAME").into_response();
+        };
+        match self.snapshot(&stream, seconds).await {
+            Some(snapshot) => axum::Json(snapshot).into_response(),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the counting task has stopped",
+            )
+                .into_response(),
+        }
     }
+}
 
-    fn count(&self, stream: &str, shard: &str, metric: Metric, n: u64) {
-        self.ring(stream, shard)
-            .add(self.second(), metric as usize, n);
+impl Counts {
+    fn ring(&mut self, stream: &str, shard: &str) -> &Ring<METRICS> {
+        self.shards
+            .entry((stream.to_string(), shard.to_string()))
+            .or_insert_with(|| Ring::new(SERVER_HISTORY_SECS))
     }
 
     /// The open shard a record with this key goes to, from the store's hash-key ranges.
-    async fn shard_for(&self, store: &Store, stream: &str, entry: &PutEntry) -> Option<String> {
+    async fn shard_for(&mut self, stream: &str, entry: &PutEntry) -> Option<String> {
         let hash = match &entry.explicit_hash_key {
             Some(ehk) => ehk.parse::<u128>().ok()?,
             None => HashKey::of_partition_key(&entry.partition_key).0,
         };
         let cached = self
             .ranges
-            .lock()
-            .expect("ranges lock")
             .get(stream)
             .filter(|(at, _)| at.elapsed() < RANGES_TTL)
             .map(|(_, r)| r.clone());
         let ranges = match cached {
             Some(ranges) => ranges,
             None => {
-                let s = store.get_stream(stream).await.ok()?;
+                let s = self.store.get_stream(stream).await.ok()?;
                 let ranges: Ranges = Arc::new(
                     s.shards
                         .iter()
@@ -258,8 +340,6 @@ impl ServerMetrics {
                         .collect(),
                 );
                 self.ranges
-                    .lock()
-                    .expect("ranges lock")
                     .insert(stream.to_string(), (Instant::now(), ranges.clone()));
                 ranges
             }
@@ -270,57 +350,30 @@ impl ServerMetrics {
             .map(|r| r.shard_id.clone())
     }
 
-    /// Counts one record's answer: accepted on the shard it names, throttled on its key's shard.
-    async fn count_answer(
-        &self,
-        store: &Store,
-        stream: &str,
-        entry: &PutEntry,
-        answer: &PutAnswer,
-    ) {
-        match (&answer.shard_id, answer.error_code.as_deref()) {
-            (Some(shard), None) => {
-                self.count(stream, shard, Metric::IncomingRecords, 1);
-                let bytes = entry.partition_key.len() + entry.data.0;
-                self.count(stream, shard, Metric::IncomingBytes, bytes as u64);
-            }
-            (_, Some(THROTTLED)) => {
-                if let Some(shard) = self.shard_for(store, stream, entry).await {
-                    self.count(stream, &shard, Metric::WriteThrottled, 1);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Counts what a put request and its answer say.
+    /// Counts what a put request and its answer say: accepted records on the shard the answer
+    /// names, throttled ones on their key's shard; each shard's ring is touched once.
     async fn observe_put(
-        &self,
-        store: &Store,
+        &mut self,
         many: bool,
         format: Format,
         request: &[u8],
         status: StatusCode,
         answer: &[u8],
+        at: Instant,
     ) {
-        if many {
+        let (stream, entries, answers) = if many {
             let (Some(request), Some(answer)) = (
                 decode::<PutRecordsRequest>(format, request),
                 decode::<PutRecordsAnswer>(format, answer).filter(|_| status.is_success()),
             ) else {
                 return;
             };
-            let Some(stream) = request.stream.name() else {
+            let Some(stream) = stream_name(&request.stream_name, &request.stream_arn) else {
                 return;
             };
-            for (entry, answer) in request.records.iter().zip(&answer.records) {
-                self.count_answer(store, stream, entry, answer).await;
-            }
+            (stream.to_string(), request.records, answer.records)
         } else {
             let Some(request) = decode::<PutRecordRequest>(format, request) else {
-                return;
-            };
-            let Some(stream) = request.stream.name() else {
                 return;
             };
             let answer = if status.is_success() {
@@ -331,9 +384,44 @@ impl ServerMetrics {
                     error_code: e.kind.rsplit('#').next().map(str::to_string),
                 })
             };
-            if let Some(answer) = answer {
-                self.count_answer(store, stream, &request.entry, &answer)
-                    .await;
+            let (Some(stream), Some(answer)) = (
+                stream_name(&request.stream_name, &request.stream_arn),
+                answer,
+            ) else {
+                return;
+            };
+            let entry = PutEntry {
+                partition_key: request.partition_key,
+                explicit_hash_key: request.explicit_hash_key,
+                data: request.data,
+            };
+            (stream.to_string(), vec![entry], vec![answer])
+        };
+        // shard -> [records, bytes, throttled]
+        let mut counts: HashMap<String, [u64; METRICS]> = HashMap::new();
+        for (entry, answer) in entries.iter().zip(answers) {
+            match (answer.shard_id, answer.error_code.as_deref()) {
+                (Some(shard), None) => {
+                    let c = counts.entry(shard).or_default();
+                    c[Metric::IncomingRecords as usize] += 1;
+                    c[Metric::IncomingBytes as usize] +=
+                        (entry.partition_key.len() + entry.data.0) as u64;
+                }
+                (_, Some(THROTTLED)) => {
+                    if let Some(shard) = self.shard_for(&stream, entry).await {
+                        counts.entry(shard).or_default()[Metric::WriteThrottled as usize] += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let second = at.saturating_duration_since(self.start).as_secs();
+        for (shard, values) in counts {
+            let ring = self.ring(&stream, &shard);
+            for (i, n) in values.into_iter().enumerate() {
+                if n > 0 {
+                    ring.add(second, i, n);
+                }
             }
         }
     }
@@ -341,11 +429,9 @@ impl ServerMetrics {
     /// The last `seconds` seconds of every shard of `stream` that has seen traffic.
     pub fn snapshot(&self, stream: &str, seconds: usize) -> ServerSnapshot {
         let seconds = seconds.clamp(1, SERVER_HISTORY_SECS);
-        let now = self.second();
+        let now = self.start.elapsed().as_secs();
         let shards = self
             .shards
-            .read()
-            .expect("metrics lock")
             .iter()
             .filter(|((s, _), _)| s == stream)
             .map(|((_, shard), ring)| {
@@ -364,23 +450,8 @@ impl ServerMetrics {
             stream: stream.to_string(),
             seconds,
             shards,
+            uncounted_requests: 0,
         }
-    }
-
-    fn publish(&self, query: Option<&str>) -> Response {
-        let mut stream = None;
-        let mut seconds = 60;
-        for pair in query.unwrap_or_default().split('&') {
-            match pair.split_once('=') {
-                Some(("stream", s)) => stream = Some(s.to_string()),
-                Some(("seconds", n)) => seconds = n.parse().unwrap_or(seconds),
-                _ => {}
-            }
-        }
-        let Some(stream) = stream.filter(|s| !s.is_empty()) else {
-            return (StatusCode::BAD_REQUEST, "the query needs stream=NAME").into_response();
-        };
-        axum::Json(self.snapshot(&stream, seconds)).into_response()
     }
 }
 
@@ -431,14 +502,9 @@ pub async fn fetch(
 }
 
 /// The layer: publishes the counts and counts every put that passes.
-pub async fn observe(
-    metrics: Arc<ServerMetrics>,
-    store: Store,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn observe(metrics: Arc<ServerMetrics>, request: Request, next: Next) -> Response {
     if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
-        return metrics.publish(request.uri().query());
+        return metrics.publish(request.uri().query()).await;
     }
     let operation = request
         .headers()
@@ -466,8 +532,16 @@ pub async fn observe(
     let Ok(answer) = to_bytes(answer, MAX_BODY).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
     };
-    metrics
-        .observe_put(&store, many, format, &body, parts.status, &answer)
-        .await;
+    let job = Job::Put {
+        many,
+        format,
+        request: body,
+        status: parts.status,
+        answer: answer.clone(),
+        at: Instant::now(),
+    };
+    if metrics.jobs.try_send(job).is_err() {
+        metrics.dropped.fetch_add(1, Relaxed);
+    }
     Response::from_parts(parts, Body::from(answer))
 }
