@@ -6,7 +6,7 @@ use crate::cli::{open_stream, StreamArgs, TargetFlags};
 use crate::kinesis::admin::{describe, enable_shard_metrics};
 use crate::kinesis::client::Connection;
 use crate::stream_metrics::cloudwatch::SHARD_METRICS;
-use crate::stream_metrics::{read, total, Series, Source, StreamMetrics};
+use crate::stream_metrics::{read, total, watch, Series, Source, StreamMetrics};
 use clap::Args;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -207,21 +207,33 @@ pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32>
         show(&m, true);
         return Ok(0);
     };
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(every));
     let mut first = true;
-    loop {
-        tick.tick().await;
-        // Latest reading wins: one that has not finished by the next tick is dropped.
-        tokio::select! {
-            m = read(&connection, stream, source, minutes as usize) => {
-                show(&m?, first);
+    let mut failed = None;
+    let watching = watch(
+        &connection,
+        stream,
+        source,
+        minutes as usize,
+        Duration::from_secs_f64(every),
+        |reading| match reading {
+            Ok(m) => {
+                show(&m, first);
                 first = false;
+                true
             }
-            _ = tick.tick() => {
-                tick.reset_immediately();
+            Err(e) => {
+                failed = Some(e);
+                false
             }
-            _ = tokio::signal::ctrl_c() => return Ok(0),
-        }
+        },
+    );
+    tokio::select! {
+        _ = watching => {}
+        _ = tokio::signal::ctrl_c() => return Ok(0),
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
     }
 }
 

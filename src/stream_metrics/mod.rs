@@ -162,6 +162,30 @@ pub async fn read(
     }
 }
 
+/// Reads again every `every` until `on` says stop (returns false). The latest reading wins: one
+/// still running when the next is due is dropped, so a slow source never builds a queue.
+pub async fn watch(
+    connection: &Connection,
+    stream: &str,
+    source: Source,
+    minutes: usize,
+    every: std::time::Duration,
+    mut on: impl FnMut(Result<StreamMetrics, ReadError>) -> bool,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        tokio::select! {
+            reading = read(connection, stream, source, minutes) => {
+                if !on(reading) {
+                    return;
+                }
+            }
+            _ = tick.tick() => tick.reset_immediately(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use crate::compose::template::Template;
 use crate::kinesis::shard_map::ShardMap;
 use crate::producer::config::{ProducerConfig, Tuning};
 use crate::producer::metrics::MetricsSnapshot;
+use crate::stream_metrics::StreamMetrics;
 use crate::tui::keylog::SentView;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -144,6 +145,26 @@ const CHARTS: [ChartKind; 5] = [
     ChartKind::Latency,
 ];
 
+/// Whose numbers the strip, table and chart show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewSource {
+    /// kwb's own producer, 1-second resolution.
+    Producer,
+    /// What the stream saw from every producer: the embedded server's counts or CloudWatch.
+    Server,
+    /// Both: the strip and table by whichever is higher, the chart with a line for each.
+    Both,
+}
+
+const VIEW_SOURCES: [ViewSource; 3] = [ViewSource::Producer, ViewSource::Server, ViewSource::Both];
+
+/// A question the workbench waits on before doing something that costs money or cannot be
+/// undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    EnableShardMetrics,
+}
+
 /// What is being typed into the editor line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditField {
@@ -165,6 +186,7 @@ pub struct Editor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     LoadTemplate(PathBuf),
+    EnableShardMetrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +223,8 @@ pub enum Msg {
     ShardMap(Arc<ShardMap>),
     /// A template file read for the composer: its path and text, or why it could not be read.
     TemplateLoaded(PathBuf, Result<String, String>),
+    /// The stream's own metrics (embedded server or CloudWatch), newest reading.
+    Server(StreamMetrics),
     /// Something worth telling the user (errors, refreshes), de-duplicated with counts.
     Event(String),
     /// The sender could not go on with the plan (a record that cannot be composed or sent).
@@ -227,6 +251,10 @@ pub struct App {
     pub sending: bool,
     pub extra: u64,
     pub chart: ChartKind,
+    pub view_source: ViewSource,
+    /// The latest reading of the stream's own metrics, if the target has a source.
+    pub server: Option<StreamMetrics>,
+    pub confirm: Option<Confirm>,
     /// Seconds of history the charts show.
     pub window: usize,
     /// The display is frozen (sending and collecting go on).
@@ -262,6 +290,9 @@ impl App {
             sending: false,
             extra: 0,
             chart: ChartKind::Limit,
+            view_source: ViewSource::Producer,
+            server: None,
+            confirm: None,
             window: WINDOWS[1],
             frozen: false,
             help: false,
@@ -555,6 +586,11 @@ pub fn update(app: &mut App, msg: Msg) {
                 Err(e) => app.event(format!("template {}: {e}", path.display())),
             }
         }
+        Msg::Server(metrics) => {
+            if !app.frozen {
+                app.server = Some(metrics);
+            }
+        }
         Msg::Event(text) => app.event(text),
         Msg::SendStopped(why) => {
             app.sending = false;
@@ -575,6 +611,12 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Key(key) if app.editor.is_some() => app.edit_key(key),
+        Msg::Key(key) if app.confirm.is_some() => {
+            if key == Key::Char('y') {
+                app.effects.push(Effect::EnableShardMetrics);
+            }
+            app.confirm = None;
+        }
         Msg::Key(key) if app.help => {
             if matches!(key, Key::Char('?') | Key::Esc | Key::Char('q')) {
                 app.help = false;
@@ -604,6 +646,8 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('f') => app.frozen = !app.frozen,
         Key::Char('c') => app.chart = cycle(&CHARTS, app.chart, true),
         Key::Char('w') => app.window = cycle(WINDOWS, app.window, true),
+        Key::Char('s') => app.view_source = cycle(&VIEW_SOURCES, app.view_source, true),
+        Key::Char('m') => app.confirm = Some(Confirm::EnableShardMetrics),
         Key::Char('e') | Key::Enter => app.open_editor(),
         Key::Tab => app.focus = cycle(&PANES, app.focus, true),
         Key::BackTab => app.focus = cycle(&PANES, app.focus, false),
@@ -638,6 +682,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("", "strategy, or setting (up/down) and value"),
     ("e / enter", "edit: template or file, strategy, setting"),
     ("c / w", "chart: what it plots / how far back"),
+    ("s", "numbers of: kwb's producer, the stream, both"),
+    ("m", "turn on CloudWatch shard metrics (asks)"),
     ("f", "freeze the display (sending goes on)"),
     ("mouse", "click a shard, a pane or a setting"),
     ("?", "this help"),
@@ -796,6 +842,36 @@ mod tests {
             })
             .collect();
         assert_eq!(windows, vec![300, 60, 120]);
+    }
+
+    #[test]
+    fn s_cycles_whose_numbers_are_shown() {
+        let mut a = app();
+        let seen: Vec<ViewSource> = (0..3)
+            .map(|_| {
+                press(&mut a, 's');
+                a.view_source
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![ViewSource::Server, ViewSource::Both, ViewSource::Producer]
+        );
+    }
+
+    #[test]
+    fn m_asks_before_turning_on_shard_metrics() {
+        let mut a = app();
+        press(&mut a, 'm');
+        assert_eq!(a.confirm, Some(Confirm::EnableShardMetrics));
+        press(&mut a, 'n');
+        assert!(
+            a.confirm.is_none() && a.effects.is_empty(),
+            "anything but y declines"
+        );
+        press(&mut a, 'm');
+        press(&mut a, 'y');
+        assert_eq!(a.effects, vec![Effect::EnableShardMetrics]);
     }
 
     #[test]

@@ -8,13 +8,18 @@
 
 pub mod app;
 pub mod keylog;
+pub mod load;
 pub mod sender;
 pub mod view;
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::kinesis::admin::enable_shard_metrics;
+use crate::kinesis::client::Connection;
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::Producer;
+use crate::stream_metrics::cloudwatch::SHARD_METRICS;
+use crate::stream_metrics::{watch, Source};
 use app::{update, App, Effect, Key, Msg};
 use keylog::KeyLog;
 use ratatui::crossterm::event::{
@@ -122,7 +127,7 @@ fn capture_mouse() {
 }
 
 /// The target as the status bar names it: on AWS with the account, read from the stream's ARN.
-async fn target_label(connection: &crate::kinesis::client::Connection, stream: &str) -> String {
+async fn target_label(connection: &Connection, stream: &str) -> String {
     let target = connection.target.to_string();
     if !matches!(
         connection.target,
@@ -139,10 +144,45 @@ async fn target_label(connection: &crate::kinesis::client::Connection, stream: &
     }
 }
 
+/// Reads the stream's own metrics for the views: the embedded server's counts every second, or
+/// CloudWatch's every minute; a failed reading is an event.
+async fn poll_stream_metrics(
+    connection: Arc<Connection>,
+    stream: String,
+    inbox: mpsc::UnboundedSender<Msg>,
+) {
+    let source = Source::default_for(&connection.target);
+    let every = match source {
+        Source::Server => Duration::from_secs(1),
+        Source::Cloudwatch => Duration::from_secs(60),
+    };
+    watch(&connection, &stream, source, 5, every, |reading| {
+        let msg = match reading {
+            Ok(metrics) => Msg::Server(metrics),
+            Err(e) => Msg::Event(format!("stream metrics ({}): {e}", source.name())),
+        };
+        inbox.send(msg).is_ok()
+    })
+    .await;
+}
+
 /// Does what `update` asked for and could not do itself.
-fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>) {
+fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: &Arc<Connection>) {
     for effect in app.effects.drain(..) {
         match effect {
+            Effect::EnableShardMetrics => {
+                let (inbox, connection, stream) =
+                    (inbox.clone(), connection.clone(), app.stream.clone());
+                tokio::spawn(async move {
+                    let names: Vec<&str> = SHARD_METRICS.iter().map(|(n, _)| *n).collect();
+                    let said = match enable_shard_metrics(&connection.admin, &stream, &names).await
+                    {
+                        Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
+                        Err(e) => format!("could not turn on shard-level metrics: {e}"),
+                    };
+                    let _ = inbox.send(Input::Msg(Msg::Event(said)));
+                });
+            }
             Effect::LoadTemplate(path) => {
                 let inbox = inbox.clone();
                 tokio::spawn(async move {
@@ -163,7 +203,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
         );
     }
-    let connection = open_stream(target, stream).await?;
+    let connection = Arc::new(open_stream(target, stream).await?);
     let producer = Arc::new(
         Producer::start(
             connection.producer.clone(),
@@ -184,11 +224,17 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     let (plan_tx, plan_rx) = watch::channel(app.plan());
     let (inbox, mut inputs) = mpsc::unbounded_channel();
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let events_tx_for_server = events_tx.clone();
     let sender = tokio::spawn(sender::run(
         producer.clone(),
         plan_rx,
         log.clone(),
         events_tx,
+    ));
+    let server = tokio::spawn(poll_stream_metrics(
+        connection.clone(),
+        stream.stream.clone(),
+        events_tx_for_server,
     ));
     read_terminal(inbox.clone());
     let mut terminal = ratatui::init();
@@ -242,7 +288,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
                 }
             }
         }
-        run_effects(&mut app, &inbox);
+        run_effects(&mut app, &inbox, &connection);
         if app.tuning != tuning {
             tuning = app.tuning;
             if let Err(e) = producer.tune(tuning) {
@@ -273,6 +319,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     if let Some(task) = keep_alive {
         task.abort();
     }
+    server.abort();
     drop(plan_tx);
     let _ = sender.await;
     drawn?;

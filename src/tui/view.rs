@@ -5,9 +5,11 @@
 use crate::compose::rate::RateShape;
 use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use crate::producer::metrics::ShardSnapshot;
+use crate::stream_metrics::{Series, ShardSeries as StreamShard, StreamMetrics};
 use crate::tui::app::{
-    App, ChartKind, EditField, Hit, Pane, Setting, SourceChoice, KEYS, SETTINGS,
+    App, ChartKind, EditField, Hit, Pane, Setting, SourceChoice, ViewSource, KEYS, SETTINGS,
 };
+use crate::tui::load;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols;
@@ -29,21 +31,18 @@ fn last_second(series: &[u64]) -> u64 {
     series.len().checked_sub(2).map_or(0, |i| series[i])
 }
 
-/// The share of its write limit a shard used in second `i` of its series: Kinesis records or
-/// bytes, whichever is higher.
-fn utilisation_at(shard: &ShardSnapshot, i: usize) -> f64 {
-    let records = shard.kinesis_records_per_sec.get(i).copied().unwrap_or(0) as f64;
-    let bytes = shard.bytes_per_sec.get(i).copied().unwrap_or(0) as f64;
-    (records / SHARD_RECORDS_PER_SEC).max(bytes / SHARD_BYTES_PER_SEC)
+/// The share of its write limit a shard used in the last complete second, by kwb's producer.
+pub fn utilisation(shard: &ShardSnapshot) -> f64 {
+    load::producer(shard).utilisation()
 }
 
-/// The share of its write limit a shard used in the last complete second.
-pub fn utilisation(shard: &ShardSnapshot) -> f64 {
-    shard
-        .kinesis_records_per_sec
-        .len()
-        .checked_sub(2)
-        .map_or(0.0, |i| utilisation_at(shard, i))
+/// A shard's id in the table and legends, starred when other producers write to it too.
+fn marked(app: &App, shard_id: &str, text: String) -> String {
+    if load::other_producers(app, shard_id).is_some() {
+        format!("{text}*")
+    } else {
+        text
+    }
 }
 
 fn heat(utilisation: f64) -> Color {
@@ -129,6 +128,36 @@ pub fn view(app: &App, frame: &mut Frame) {
     if app.help {
         help(frame);
     }
+    if app.confirm.is_some() {
+        confirm(app, frame);
+    }
+}
+
+/// The question asked before turning on shard-level metrics, which AWS bills.
+fn confirm(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let width = 64.min(area.width);
+    let height = 7.min(area.height);
+    let popup = Rect::new(
+        (area.width - width) / 2,
+        (area.height - height) / 2,
+        width,
+        height,
+    );
+    let text = format!(
+        "Turn on CloudWatch shard-level metrics (IncomingRecords, IncomingBytes, WriteProvisionedThroughputExceeded) for {}? CloudWatch bills each metric per shard. y: yes, any other key: no",
+        app.stream
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .border_style(Style::new().fg(Color::Yellow))
+                .title(" enhanced monitoring "),
+        ),
+        popup,
+    );
 }
 
 /// What a mouse click at `(x, y)` on a screen of `area` points at.
@@ -221,6 +250,15 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     }
+    if app.view_source != ViewSource::Producer {
+        first.push(Span::styled(
+            match app.view_source {
+                ViewSource::Server => " numbers: the stream's ",
+                _ => " numbers: kwb and stream ",
+            },
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+    }
     first.push(Span::raw(format!(
         " key {} | {} on {} | {} shards",
         app.strategy_spec,
@@ -275,12 +313,8 @@ fn shard_strip(app: &App, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     for (i, (start, end)) in segments(app, inner.width).into_iter().enumerate() {
         let w = (end - start) as usize;
-        let u = app
-            .metrics
-            .shards
-            .get(&open[i].shard_id)
-            .map_or(0.0, utilisation);
-        let label = format!("{:.0}%", u * 100.0);
+        let u = load::shown(app, &open[i].shard_id).utilisation();
+        let label = marked(app, &open[i].shard_id, format!("{:.0}%", u * 100.0));
         let text = if w > label.len() + 1 {
             format!("{label:^w$}")
         } else {
@@ -339,6 +373,18 @@ fn selected_detail(app: &App) -> Vec<Line<'static>> {
                 }
             )),
         ]),
+        Line::from(match load::stream(app, &s.shard_id) {
+            Some(stream) => format!(
+                "stream saw {:.0} rec/s, {:.0}% of limit, {:.0} throttled/s{}",
+                stream.records,
+                stream.utilisation() * 100.0,
+                stream.throttled,
+                load::other_producers(app, &s.shard_id)
+                    .map(|n| format!(": ~{n:.0} rec/s from other producers"))
+                    .unwrap_or_default()
+            ),
+            None => String::new(),
+        }),
         Line::from(format!(
             "keys {}..{} ({:.1}%){}",
             s.starting_hash_key,
@@ -443,11 +489,8 @@ fn table_rows(app: &App, room: usize) -> Vec<(usize, &str, &ShardSnapshot)> {
         })
         .collect();
     if rows.len() > room {
-        rows.sort_by(|a, b| {
-            utilisation(b.2)
-                .total_cmp(&utilisation(a.2))
-                .then(a.0.cmp(&b.0))
-        });
+        let u = |id: &str| load::shown(app, id).utilisation();
+        rows.sort_by(|a, b| u(b.1).total_cmp(&u(a.1)).then(a.0.cmp(&b.0)));
         let selected = rows.iter().position(|r| r.0 == app.selected);
         if let Some(p) = selected.filter(|p| *p >= room && room > 0) {
             rows.swap(room - 1, p);
@@ -479,14 +522,18 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(cells).style(Style::new().fg(Color::DarkGray))
         });
     let body = rows.iter().map(|(i, id, s)| {
-        let u = utilisation(s);
+        let u = load::shown(app, id).utilisation();
         let style = if *i == app.selected {
             Style::new().add_modifier(Modifier::REVERSED)
         } else {
             Style::new()
         };
         Row::new(vec![
-            Cell::from(id.trim_start_matches("shardId-").to_string()),
+            Cell::from(marked(
+                app,
+                id,
+                id.trim_start_matches("shardId-").to_string(),
+            )),
             Cell::from(last_second(&s.records_per_sec).to_string()),
             Cell::from(format!(
                 "{:.0}",
@@ -503,7 +550,7 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
     });
     let body = body.chain(closed);
     let widths = [
-        Constraint::Length(12),
+        Constraint::Length(13),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(5),
@@ -513,7 +560,15 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(6),
         Constraint::Length(4),
     ];
-    let title = format!(" shards ({} open; tab, arrows) ", app.map.open_count());
+    let title = format!(
+        " shards ({} open; tab, arrows){} ",
+        app.map.open_count(),
+        if app.server.is_some() {
+            "; limit by s view, * = other producers"
+        } else {
+            ""
+        }
+    );
     let table =
         Table::new(body, widths)
             .header(header)
@@ -521,15 +576,13 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(table, area);
 }
 
-/// What a chart kind plots for second `i` of a shard's history.
-fn chart_values(kind: ChartKind, shard: &ShardSnapshot, i: usize) -> f64 {
-    let at = |series: &[u64]| series.get(i).copied().unwrap_or(0) as f64;
+/// What a chart kind plots for a load (latency is not a load: see `producer_series`).
+fn plotted(kind: ChartKind, load: load::Load) -> f64 {
     match kind {
-        ChartKind::Limit => utilisation_at(shard, i) * 100.0,
-        ChartKind::Records => at(&shard.kinesis_records_per_sec),
-        ChartKind::Bytes => at(&shard.bytes_per_sec) / 1024.0,
-        ChartKind::Throttles => at(&shard.throttled_per_sec),
-        ChartKind::Latency => at(&shard.latency_p99_us_per_sec) / 1000.0,
+        ChartKind::Limit => load.utilisation() * 100.0,
+        ChartKind::Records => load.records,
+        ChartKind::Bytes => load.bytes / 1024.0,
+        ChartKind::Throttles | ChartKind::Latency => load.throttled,
     }
 }
 
@@ -544,16 +597,47 @@ fn chart_labels(kind: ChartKind) -> (&'static str, Option<f64>) {
     }
 }
 
-/// A shard's series over the last `window` complete seconds, x from -window+1 to 0.
-fn series(kind: ChartKind, shard: &ShardSnapshot, window: usize) -> Vec<(f64, f64)> {
+/// A shard's series from kwb's producer over the last `window` complete seconds, x from
+/// -window+1 to 0.
+fn producer_series(kind: ChartKind, shard: &ShardSnapshot, window: usize) -> Vec<(f64, f64)> {
     let complete = shard.kinesis_records_per_sec.len().saturating_sub(1);
     let first = complete.saturating_sub(window);
     (first..complete)
         .map(|i| {
-            (
-                i as f64 - complete as f64 + 1.0,
-                chart_values(kind, shard, i),
-            )
+            let y = match kind {
+                ChartKind::Latency => {
+                    shard.latency_p99_us_per_sec.get(i).copied().unwrap_or(0) as f64 / 1000.0
+                }
+                _ => plotted(kind, load::producer_at(shard, i)),
+            };
+            (i as f64 - complete as f64 + 1.0, y)
+        })
+        .collect()
+}
+
+/// A shard's series as the stream saw it, over the last `window` seconds: one point per period
+/// (1 s from the embedded server, 60 s from CloudWatch), none where the source has no data.
+fn stream_series(
+    kind: ChartKind,
+    m: &StreamMetrics,
+    shard: &StreamShard,
+    window: usize,
+) -> Vec<(f64, f64)> {
+    let period = m.period.as_secs().max(1) as usize;
+    let n = shard.incoming_records.len();
+    // With 1-second periods the last one is the current, incomplete second.
+    let complete = if period == 1 { n.saturating_sub(1) } else { n };
+    (0..complete)
+        .filter_map(|i| {
+            let x = -(((complete - 1 - i) * period) as f64);
+            let value =
+                |series: &Series| series.get(i).copied().flatten().map(|v| v / period as f64);
+            let load = load::Load {
+                records: value(&shard.incoming_records)?,
+                bytes: value(&shard.incoming_bytes).unwrap_or(0.0),
+                throttled: value(&shard.write_throttled).unwrap_or(0.0),
+            };
+            (x > -(window as f64)).then(|| (x, plotted(kind, load)))
         })
         .collect()
 }
@@ -570,12 +654,32 @@ fn shard_chart(app: &App, frame: &mut Frame, area: Rect) {
         .open_shards()
         .nth(app.selected)
         .map(|s| s.shard_id.clone());
-    let all: Vec<(&String, Vec<(f64, f64)>)> = app
-        .metrics
-        .shards
-        .iter()
-        .map(|(id, s)| (id, series(kind, s, window)))
-        .collect();
+    // The stream's numbers where the view asks for them and there are some (latency is kwb's).
+    let stream = app
+        .server
+        .as_ref()
+        .filter(|_| app.view_source != ViewSource::Producer && kind != ChartKind::Latency);
+    let all: Vec<(&String, Vec<(f64, f64)>)> = match stream {
+        Some(m) => m
+            .shards
+            .iter()
+            .map(|(id, s)| (id, stream_series(kind, m, s, window)))
+            .collect(),
+        None => app
+            .metrics
+            .shards
+            .iter()
+            .map(|(id, s)| (id, producer_series(kind, s, window)))
+            .collect(),
+    };
+    // Beside the stream's numbers, "both" draws kwb's own line for the selected shard.
+    let selected_kwb: Option<Vec<(f64, f64)>> = (stream.is_some()
+        && app.view_source == ViewSource::Both)
+        .then(|| {
+            let s = app.metrics.shards.get(selected_id.as_ref()?)?;
+            Some(producer_series(kind, s, window))
+        })
+        .flatten();
     let peak = |s: &[(f64, f64)]| s.iter().map(|p| p.1).fold(0.0, f64::max);
     let mut ranked: Vec<&(&String, Vec<(f64, f64)>)> = all
         .iter()
@@ -645,15 +749,23 @@ fn shard_chart(app: &App, frame: &mut Frame, area: Rect) {
         datasets.push(line(p50, Color::Blue));
         name("p50 selected".into(), Color::Blue);
     }
+    if let Some(kwb) = &selected_kwb {
+        datasets.push(line(kwb, Color::Green));
+        name("selected, kwb only".into(), Color::Green);
+    }
     let top = all
         .iter()
         .map(|(_, s)| peak(s))
         .chain(limit)
         .fold(1.0, f64::max)
         .ceil();
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(format!(" {title}, {window} s (c, w) "));
+    let block = Block::new().borders(Borders::ALL).title(format!(
+        " {title}{}, {window} s (c, w) ",
+        match stream {
+            Some(m) => format!(" as the stream saw it ({})", m.source.name()),
+            None => String::new(),
+        }
+    ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [plot, legend_area] =
@@ -860,6 +972,34 @@ mod tests {
         );
         let mut help = app(&[]);
         press(&mut help, Key::Char('?'));
+        // The stream saw 900 records/s on shard 1, of which kwb sent 250: other producers.
+        let mut others = app(&[
+            (0, shard(250, 250, 30_000, 0)),
+            (1, shard(250, 250, 30_000, 0)),
+        ]);
+        let mut stream = crate::stream_metrics::StreamMetrics {
+            stream: "kwb-demo".into(),
+            source: crate::stream_metrics::Source::Server,
+            period: Duration::from_secs(1),
+            shards: Default::default(),
+        };
+        for (i, records) in [(0, 250.0), (1, 900.0), (2, 0.0), (3, 0.0)] {
+            let series: Series = (0..61)
+                .map(|t| Some(if t < 60 { records } else { 0.0 }))
+                .collect();
+            stream.shards.insert(
+                format!("shardId-00000000000{i}"),
+                StreamShard {
+                    incoming_records: series.clone(),
+                    incoming_bytes: series.iter().map(|v| v.map(|r| r * 120.0)).collect(),
+                    write_throttled: vec![Some(0.0); 61],
+                },
+            );
+        }
+        update(&mut others, Msg::Server(stream));
+        press(&mut others, Key::Char(' '));
+        press(&mut others, Key::Char('s'));
+        press(&mut others, Key::Right);
         let mut editing = app(&[]);
         editing.focus = crate::tui::app::Pane::Keys;
         press(&mut editing, Key::Enter);
@@ -873,6 +1013,7 @@ mod tests {
             ("error", &error),
             ("help", &help),
             ("editing", &editing),
+            ("other_producers", &others),
         ] {
             for (w, h) in [(80, 24), (120, 40)] {
                 insta::assert_snapshot!(format!("tui_{name}_{w}x{h}"), draw(app, w, h));
@@ -900,6 +1041,15 @@ mod tests {
             assert!(screen.contains(expected), "{expected}:\n{screen}");
             assert!(screen.contains("#0 (selected)"), "{screen}");
         }
+    }
+
+    #[test]
+    fn m_shows_the_cost_question() {
+        let mut a = app(&[]);
+        press(&mut a, Key::Char('m'));
+        let screen = draw(&a, 80, 24);
+        assert!(screen.contains("enhanced monitoring"), "{screen}");
+        assert!(screen.contains("bills"), "{screen}");
     }
 
     #[test]
