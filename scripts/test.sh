@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of kinesis-workbench on a fresh machine.
 #
-# It installs what the tests need (the reference KPL aggregator from PyPI, in a virtualenv under
-# target/), then runs the unit, property and integration tests. Integration tests start their own
-# in-process Kinesis-compatible server (ferrokinesis) on loopback; nothing else is needed.
+# It installs what the tests need (the reference KPL aggregator and boto3 from PyPI in a
+# virtualenv under target/, and LocalStack for CloudWatch in another), starts LocalStack, then runs
+# the unit, property and integration tests. Kinesis tests start their own in-process
+# Kinesis-compatible server (ferrokinesis) on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,68 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 export KWB_PYTHON="$PWD/$venv/bin/python"
+
+# LocalStack in host mode (no Docker) serves CloudWatch in the Smithy RPC v2 CBOR protocol the
+# Rust SDK's CloudWatch client speaks, for the CloudWatch source's test. It needs Python 3.13
+# and pinned packages (tests/localstack/requirements.txt). Where it cannot be installed or
+# started, the reason goes to the test, which prints SKIPPED with it.
+python313() {
+  local candidate
+  for candidate in "$(command -v python3.13 || true)" \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
+    if [ -x "$candidate" ] &&
+        "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+}
+
+start_localstack() {
+  local py venv=target/localstack-venv state=target/localstack-state log=target/localstack.log port
+  py=$(python313)
+  if [ -z "$py" ]; then
+    export KWB_LOCALSTACK_SKIP="python3.13 is not installed (LocalStack 4.13+ needs it)"
+    return
+  fi
+  if [ ! -x "$venv/bin/python" ] && ! "$py" -m venv "$venv"; then
+    export KWB_LOCALSTACK_SKIP="could not create a Python 3.13 virtualenv"
+    return
+  fi
+  if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r tests/localstack/requirements.txt; then
+    export KWB_LOCALSTACK_SKIP="pip could not install tests/localstack/requirements.txt"
+    return
+  fi
+  port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$state" && mkdir -p "$state"
+  OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$PWD/$state" GATEWAY_LISTEN="127.0.0.1:$port" \
+    GATEWAY_SERVER=hypercorn SERVICES=cloudwatch EAGER_SERVICE_LOADING=1 \
+    SKIP_SSL_CERT_DOWNLOAD=1 DNS_ADDRESS=0 \
+    setsid "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 &
+  localstack_pid=$!
+  # Its own process group, stopped whole when the tests end.
+  trap 'kill -- "-$localstack_pid" 2>/dev/null || true' EXIT
+  # A failed start-up may hang rather than exit: watch the process, and give up after 60 s.
+  # (It logs a harmless "ERROR: ... docker ps" line on machines without Docker.)
+  for _ in $(seq 1 120); do
+    if ! kill -0 "$localstack_pid" 2>/dev/null; then
+      export KWB_LOCALSTACK_SKIP="LocalStack did not start (see $log)"
+      return
+    fi
+    if "$venv/bin/python" - "$port" <<'PY' 2>/dev/null; then
+import json, sys, urllib.request
+health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_localstack/health", timeout=2))
+sys.exit(0 if health["services"].get("cloudwatch") in ("available", "running") else 1)
+PY
+      export KWB_LOCALSTACK_ENDPOINT="http://127.0.0.1:$port"
+      echo "LocalStack (CloudWatch) at $KWB_LOCALSTACK_ENDPOINT"
+      return
+    fi
+    sleep 0.5
+  done
+  export KWB_LOCALSTACK_SKIP="LocalStack did not answer within 60 s (see $log)"
+}
+start_localstack
 
 cargo test --locked --all-targets "$@"

@@ -1,0 +1,90 @@
+//! The CloudWatch source against a CloudWatch-compatible server over HTTP (LocalStack, which
+//! speaks the Rust SDK's CBOR protocol): shard-level datapoints seeded with PutMetricData come
+//! back per shard and minute, with gaps where nothing was seeded. `scripts/test.sh` installs and
+//! starts LocalStack and sets `KWB_LOCALSTACK_ENDPOINT`; without it the test prints SKIPPED and
+//! the reason.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_smithy_types::DateTime;
+use kwb::stream_metrics::cloudwatch::{client, fetch, Window, PERIOD};
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+#[tokio::test]
+async fn seeded_shard_metrics_come_back_per_shard_and_minute_with_gaps() {
+    let Ok(endpoint) = std::env::var("KWB_LOCALSTACK_ENDPOINT") else {
+        let why = std::env::var("KWB_LOCALSTACK_SKIP").unwrap_or_else(|_| {
+            "KWB_LOCALSTACK_ENDPOINT is not set; scripts/test.sh starts LocalStack and sets it"
+                .into()
+        });
+        let _ = writeln!(std::io::stderr(), "SKIPPED cloudwatch: {why}");
+        return;
+    };
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let cw = client(&sdk);
+    // A stream name of this run's own, so that earlier runs' data cannot match.
+    let stream = format!(
+        "cw-{}",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let window = Window::last_minutes(SystemTime::now(), 5);
+    let shard = |i: usize| format!("shardId-{i:012}");
+    // (shard, metric, minute of the window, value)
+    let seeded: [(usize, &str, u32, f64); 4] = [
+        (0, "IncomingRecords", 1, 100.0),
+        (0, "IncomingRecords", 3, 300.0),
+        (2, "IncomingBytes", 2, 2048.0),
+        (2, "WriteProvisionedThroughputExceeded", 4, 7.0),
+    ];
+    for (s, metric, minute, value) in seeded {
+        let at = window.start + PERIOD * minute + Duration::from_secs(10);
+        cw.put_metric_data()
+            .namespace("AWS/Kinesis")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(
+                        Dimension::builder()
+                            .name("StreamName")
+                            .value(&stream)
+                            .build(),
+                    )
+                    .dimensions(Dimension::builder().name("ShardId").value(shard(s)).build())
+                    .timestamp(DateTime::from(at))
+                    .value(value)
+                    .unit(StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+    let shards: Vec<String> = (0..3).map(shard).collect();
+    let m = fetch(&cw, &stream, &shards, window)
+        .await
+        .expect("GetMetricData");
+    let s0 = &m.shards[&shard(0)];
+    assert_eq!(
+        s0.incoming_records,
+        vec![None, Some(100.0), None, Some(300.0), None]
+    );
+    assert_eq!(s0.incoming_bytes, vec![None; 5]);
+    assert_eq!(m.shards[&shard(1)].incoming_records, vec![None; 5]);
+    let s2 = &m.shards[&shard(2)];
+    assert_eq!(
+        s2.incoming_bytes,
+        vec![None, None, Some(2048.0), None, None]
+    );
+    assert_eq!(s2.write_throttled, vec![None, None, None, None, Some(7.0)]);
+}
