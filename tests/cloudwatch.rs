@@ -40,27 +40,29 @@ async fn seeded_shard_metrics_come_back_per_shard_and_minute_with_gaps() {
     );
     let window = Window::last_minutes(SystemTime::now(), 5);
     let shard = |i: usize| format!("shardId-{i:012}");
-    // (shard, metric, minute of the window, value)
-    let seeded: [(usize, &str, u32, f64); 4] = [
-        (0, "IncomingRecords", 1, 100.0),
-        (0, "IncomingRecords", 3, 300.0),
-        (2, "IncomingBytes", 2, 2048.0),
-        (2, "WriteProvisionedThroughputExceeded", 4, 7.0),
+    // (shard, or none for the stream level; metric; minute of the window; value)
+    let seeded: [(Option<usize>, &str, u32, f64); 5] = [
+        (Some(0), "IncomingRecords", 1, 100.0),
+        (Some(0), "IncomingRecords", 3, 300.0),
+        (Some(2), "IncomingBytes", 2, 2048.0),
+        (Some(2), "WriteProvisionedThroughputExceeded", 4, 7.0),
+        (None, "PutRecords.ThrottledRecords", 2, 11.0),
     ];
     for (s, metric, minute, value) in seeded {
         let at = window.start + PERIOD * minute + Duration::from_secs(10);
+        let dimension =
+            |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+        let datum = MetricDatum::builder()
+            .metric_name(metric)
+            .dimensions(dimension("StreamName", &stream));
+        let datum = match s {
+            Some(s) => datum.dimensions(dimension("ShardId", &shard(s))),
+            None => datum,
+        };
         cw.put_metric_data()
             .namespace("AWS/Kinesis")
             .metric_data(
-                MetricDatum::builder()
-                    .metric_name(metric)
-                    .dimensions(
-                        Dimension::builder()
-                            .name("StreamName")
-                            .value(&stream)
-                            .build(),
-                    )
-                    .dimensions(Dimension::builder().name("ShardId").value(shard(s)).build())
+                datum
                     .timestamp(DateTime::from(at))
                     .value(value)
                     .unit(StandardUnit::Count)
@@ -87,4 +89,10 @@ async fn seeded_shard_metrics_come_back_per_shard_and_minute_with_gaps() {
         vec![None, None, Some(2048.0), None, None]
     );
     assert_eq!(s2.write_throttled, vec![None, None, None, None, Some(7.0)]);
+    assert_eq!(
+        m.stream_level["PutRecords.ThrottledRecords"],
+        vec![None, None, Some(11.0), None, None]
+    );
+    // (LocalStack also answers a stream-level query with shard-level datapoints, which carry
+    // more dimensions; CloudWatch matches dimensions exactly. Not asserted either way.)
 }

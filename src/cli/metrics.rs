@@ -3,10 +3,10 @@
 //! once or refreshed.
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
-use crate::kinesis::admin::{describe, enable_shard_metrics};
+use crate::kinesis::admin::enable_shard_metrics;
 use crate::kinesis::client::Connection;
-use crate::stream_metrics::cloudwatch::SHARD_METRICS;
-use crate::stream_metrics::{read, total, watch, Series, Source, StreamMetrics};
+use crate::stream_metrics::cloudwatch::{SHARD_METRICS, STREAM_METRICS};
+use crate::stream_metrics::{read, shard_metrics_off, total, watch, Series, Source, StreamMetrics};
 use clap::Args;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -57,6 +57,23 @@ fn total_or_null(series: &Series) -> Value {
     }
 }
 
+/// The stream-level metrics over the window: sums, or the maximum for maximum statistics;
+/// null where CloudWatch had no data.
+fn stream_level(m: &StreamMetrics) -> serde_json::Map<String, Value> {
+    STREAM_METRICS
+        .iter()
+        .filter_map(|(name, stat)| {
+            let series = m.stream_level.get(*name)?;
+            let value = match (*stat, series.iter().flatten().copied().reduce(f64::max)) {
+                (_, None) => Value::Null,
+                ("Maximum", Some(max)) => json!(max.round() as u64),
+                _ => total_or_null(series),
+            };
+            Some((name.to_string(), value))
+        })
+        .collect()
+}
+
 pub fn to_json(m: &StreamMetrics, minutes: u16) -> Value {
     let shards: serde_json::Map<String, Value> = m
         .shards
@@ -76,6 +93,7 @@ pub fn to_json(m: &StreamMetrics, minutes: u16) -> Value {
         "minutes": minutes,
         "period_secs": m.period.as_secs(),
         "shards": shards,
+        "stream_level": stream_level(m),
     })
 }
 
@@ -129,6 +147,22 @@ fn table(m: &StreamMetrics, minutes: u16, sparklines: bool) -> String {
         }
         out.push('\n');
     }
+    let level: Vec<String> = stream_level(m)
+        .into_iter()
+        .map(|(name, v)| {
+            format!(
+                "{name} {}",
+                if v.is_null() {
+                    "-".into()
+                } else {
+                    v.to_string()
+                }
+            )
+        })
+        .collect();
+    if !level.is_empty() {
+        out.push_str(&format!("stream level: {}\n", level.join(" | ")));
+    }
     out
 }
 
@@ -153,19 +187,11 @@ fn csv(m: &StreamMetrics, header: bool) -> String {
 
 /// Says on stderr when CloudWatch has no shard-level data for the stream, and how to get it.
 async fn warn_if_off(connection: &Connection, stream: &str) {
-    if let Ok(summary) = describe(&connection.admin, stream).await {
-        let on = &summary.shard_level_metrics;
-        let missing: Vec<&str> = SHARD_METRICS
-            .iter()
-            .map(|(name, _)| *name)
-            .filter(|name| !on.iter().any(|m| m == name || m == "ALL"))
-            .collect();
-        if !missing.is_empty() {
-            eprintln!(
-                "note: shard-level metrics {} are off for {stream}: CloudWatch has no per-shard data for them; `kwb metrics --enable-shard-metrics` turns them on (billed per shard and metric)",
-                missing.join(", ")
-            );
-        }
+    if let Some(missing) = shard_metrics_off(connection, stream).await {
+        eprintln!(
+            "note: shard-level metrics {} are off for {stream}: CloudWatch has no per-shard data for them; `kwb metrics --enable-shard-metrics` turns them on (billed per shard and metric)",
+            missing.join(", ")
+        );
     }
 }
 
@@ -240,6 +266,44 @@ pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_totals_shards_and_stream_level_metrics_with_nulls_for_gaps() {
+        use crate::stream_metrics::ShardSeries;
+        let mut m = StreamMetrics {
+            stream: "orders".into(),
+            source: Source::Cloudwatch,
+            period: Duration::from_secs(60),
+            shards: Default::default(),
+            stream_level: Default::default(),
+        };
+        m.shards.insert(
+            "shardId-000000000000".into(),
+            ShardSeries {
+                incoming_records: vec![Some(10.0), None, Some(5.0)],
+                incoming_bytes: vec![None; 3],
+                write_throttled: vec![Some(0.0), None, None],
+            },
+        );
+        m.stream_level.insert(
+            "GetRecords.IteratorAgeMilliseconds".into(),
+            vec![Some(40.0), Some(90.0), None],
+        );
+        m.stream_level
+            .insert("IncomingRecords".into(), vec![Some(7.0), Some(8.0), None]);
+        let j = to_json(&m, 3);
+        assert_eq!(j["source"], "cloudwatch");
+        assert_eq!(j["period_secs"], 60);
+        let shard = &j["shards"]["shardId-000000000000"];
+        assert_eq!(shard["incoming_records"], 15);
+        assert_eq!(shard["incoming_bytes"], Value::Null, "no data is not zero");
+        assert_eq!(shard["write_throttled"], 0);
+        assert_eq!(
+            j["stream_level"]["GetRecords.IteratorAgeMilliseconds"], 90,
+            "a maximum"
+        );
+        assert_eq!(j["stream_level"]["IncomingRecords"], 15);
+    }
 
     #[test]
     fn sparklines_scale_to_the_top_and_leave_gaps_blank() {

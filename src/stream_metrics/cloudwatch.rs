@@ -23,6 +23,15 @@ pub const SHARD_METRICS: [(&str, &str); 3] = [
     ("WriteProvisionedThroughputExceeded", "Sum"),
 ];
 
+/// The stream-level metrics read (dimension StreamName only), each with its statistic.
+pub const STREAM_METRICS: [(&str, &str); 5] = [
+    ("IncomingRecords", "Sum"),
+    ("IncomingBytes", "Sum"),
+    ("PutRecords.ThrottledRecords", "Sum"),
+    ("WriteProvisionedThroughputExceeded", "Sum"),
+    ("GetRecords.IteratorAgeMilliseconds", "Maximum"),
+];
+
 /// A run of whole periods: `periods` minutes from `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -78,55 +87,89 @@ pub struct CloudWatchError {
     message: String,
 }
 
-/// The query id of shard `shard` (its index) and metric `metric` (an index into SHARD_METRICS).
-fn query_id(shard: usize, metric: usize) -> String {
-    format!("s{shard}_m{metric}")
+/// What a query asks for: metric `metric` of shard `shard` (indices into `shards` and
+/// SHARD_METRICS), or stream-level metric `metric` (an index into STREAM_METRICS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Shard { shard: usize, metric: usize },
+    Stream { metric: usize },
 }
 
-fn parse_query_id(id: &str) -> Option<(usize, usize)> {
-    let (shard, metric) = id.strip_prefix('s')?.split_once("_m")?;
-    Some((shard.parse().ok()?, metric.parse().ok()?))
-}
+impl Asked {
+    fn id(self) -> String {
+        match self {
+            Asked::Shard { shard, metric } => format!("s{shard}_m{metric}"),
+            Asked::Stream { metric } => format!("stream_m{metric}"),
+        }
+    }
 
-/// Every query for `shards` of `stream`: one per shard and metric.
-pub fn queries(stream: &str, shards: &[String]) -> Vec<MetricDataQuery> {
-    shards
-        .iter()
-        .enumerate()
-        .flat_map(|(s, shard)| {
-            SHARD_METRICS
-                .iter()
-                .enumerate()
-                .map(move |(m, (name, stat))| {
-                    let metric = Metric::builder()
-                        .namespace(NAMESPACE)
-                        .metric_name(*name)
-                        .dimensions(
-                            Dimension::builder()
-                                .name("StreamName")
-                                .value(stream)
-                                .build(),
-                        )
-                        .dimensions(Dimension::builder().name("ShardId").value(shard).build())
-                        .build();
-                    MetricDataQuery::builder()
-                        .id(query_id(s, m))
-                        .metric_stat(
-                            MetricStat::builder()
-                                .metric(metric)
-                                .period(PERIOD.as_secs() as i32)
-                                .stat(*stat)
-                                .build(),
-                        )
-                        .return_data(true)
-                        .build()
-                })
+    fn parse(id: &str) -> Option<Asked> {
+        if let Some(metric) = id.strip_prefix("stream_m") {
+            return Some(Asked::Stream {
+                metric: metric.parse().ok()?,
+            });
+        }
+        let (shard, metric) = id.strip_prefix('s')?.split_once("_m")?;
+        Some(Asked::Shard {
+            shard: shard.parse().ok()?,
+            metric: metric.parse().ok()?,
         })
-        .collect()
+    }
 }
 
-/// Reads the shard-level metrics of `shards` over `window`: ceil(shards x 3 / 500) requests,
-/// each followed through its pages.
+fn query(asked: Asked, name: &str, stat: &str, dimensions: &[(&str, &str)]) -> MetricDataQuery {
+    let metric = dimensions
+        .iter()
+        .fold(
+            Metric::builder().namespace(NAMESPACE).metric_name(name),
+            |m, (key, value)| m.dimensions(Dimension::builder().name(*key).value(*value).build()),
+        )
+        .build();
+    MetricDataQuery::builder()
+        .id(asked.id())
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(PERIOD.as_secs() as i32)
+                .stat(stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+/// Every query for `stream`: one per shard and shard-level metric, then the stream-level ones.
+pub fn queries(stream: &str, shards: &[String]) -> Vec<MetricDataQuery> {
+    let per_shard = shards.iter().enumerate().flat_map(|(s, shard)| {
+        SHARD_METRICS
+            .iter()
+            .enumerate()
+            .map(move |(m, (name, stat))| {
+                let asked = Asked::Shard {
+                    shard: s,
+                    metric: m,
+                };
+                query(
+                    asked,
+                    name,
+                    stat,
+                    &[("StreamName", stream), ("ShardId", shard)],
+                )
+            })
+    });
+    let per_stream = STREAM_METRICS.iter().enumerate().map(|(m, (name, stat))| {
+        query(
+            Asked::Stream { metric: m },
+            name,
+            stat,
+            &[("StreamName", stream)],
+        )
+    });
+    per_shard.chain(per_stream).collect()
+}
+
+/// Reads the shard-level metrics of `shards` and the stream-level ones over `window`:
+/// ceil((shards x 3 + 5) / 500) requests (4 for 500 shards), each followed through its pages.
 pub async fn fetch(
     client: &Client,
     stream: &str,
@@ -141,6 +184,7 @@ pub async fn fetch(
         .iter()
         .map(|_| std::array::from_fn(|_| vec![None; window.periods]))
         .collect();
+    let mut stream_level: Vec<Series> = vec![vec![None; window.periods]; STREAM_METRICS.len()];
     for batch in queries(stream, shards).chunks(MAX_QUERIES) {
         let mut next_token = None;
         loop {
@@ -155,10 +199,14 @@ pub async fn fetch(
                 .await
                 .map_err(|e| failed(crate::errors::describe(&e)))?;
             for result in page.metric_data_results() {
-                let Some((s, m)) = result.id().and_then(parse_query_id) else {
-                    continue;
+                let target = match result.id().and_then(Asked::parse) {
+                    Some(Asked::Shard { shard, metric }) => {
+                        series.get_mut(shard).and_then(|m| m.get_mut(metric))
+                    }
+                    Some(Asked::Stream { metric }) => stream_level.get_mut(metric),
+                    None => None,
                 };
-                let Some(target) = series.get_mut(s).and_then(|metrics| metrics.get_mut(m)) else {
+                let Some(target) = target else {
                     continue;
                 };
                 for (at, value) in result.timestamps().iter().zip(result.values()) {
@@ -197,6 +245,11 @@ pub async fn fetch(
                 },
             )
             .collect::<BTreeMap<_, _>>(),
+        stream_level: STREAM_METRICS
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .zip(stream_level)
+            .collect(),
     })
 }
 
@@ -208,9 +261,23 @@ mod tests {
     fn one_query_per_shard_and_metric_with_ids_that_map_back() {
         let shards: Vec<String> = (0..2).map(|i| format!("shardId-{i:012}")).collect();
         let q = queries("orders", &shards);
-        assert_eq!(q.len(), 6);
+        assert_eq!(q.len(), 6 + STREAM_METRICS.len());
         assert_eq!(q[4].id(), Some("s1_m1"));
-        assert_eq!(parse_query_id("s1_m1"), Some((1, 1)));
+        assert_eq!(
+            Asked::parse("s1_m1"),
+            Some(Asked::Shard {
+                shard: 1,
+                metric: 1
+            })
+        );
+        assert_eq!(q[8].id(), Some("stream_m2"));
+        assert_eq!(Asked::parse("stream_m2"), Some(Asked::Stream { metric: 2 }));
+        let stream_level = q[8].metric_stat().unwrap().metric().unwrap();
+        assert_eq!(
+            stream_level.metric_name(),
+            Some("PutRecords.ThrottledRecords")
+        );
+        assert_eq!(stream_level.dimensions().len(), 1);
         let stat = q[4].metric_stat().unwrap();
         assert_eq!(stat.period(), Some(60));
         assert_eq!(stat.stat(), Some("Sum"));
@@ -254,11 +321,14 @@ mod tests {
         };
         let minute_1 = DateTime::from(window().start + PERIOD);
         let results = queries[from..to].iter().map(|q| {
-            let (s, m) = parse_query_id(q.id().unwrap()).unwrap();
+            let value = match Asked::parse(q.id().unwrap()).unwrap() {
+                Asked::Shard { shard, metric } => shard * 10 + metric,
+                Asked::Stream { metric } => 100_000 + metric,
+            };
             MetricDataResult::builder()
                 .id(q.id().unwrap())
                 .timestamps(minute_1)
-                .values((s * 10 + m) as f64)
+                .values(value as f64)
                 .build()
         });
         GetMetricDataOutput::builder()
@@ -275,7 +345,11 @@ mod tests {
         let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]);
         let shards: Vec<String> = (0..200).map(|i| format!("shardId-{i:012}")).collect();
         let m = fetch(&client, "orders", &shards, window()).await.unwrap();
-        assert_eq!(rule.num_calls(), 3, "500 queries in two pages, then 100");
+        assert_eq!(rule.num_calls(), 3, "500 queries in two pages, then 105");
+        assert_eq!(
+            m.stream_level["GetRecords.IteratorAgeMilliseconds"][1],
+            Some(100_004.0)
+        );
         assert_eq!(m.source, Source::Cloudwatch);
         assert_eq!(m.shards.len(), 200);
         let s199 = &m.shards["shardId-000000000199"];
@@ -289,6 +363,18 @@ mod tests {
             m.shards["shardId-000000000083"].incoming_bytes[1],
             Some(831.0)
         );
+    }
+
+    #[tokio::test]
+    async fn five_hundred_shards_take_four_requests() {
+        let rule = mock!(Client::get_metric_data).then_compute_output(|r| {
+            assert!(r.metric_data_queries().len() <= MAX_QUERIES);
+            GetMetricDataOutput::builder().build()
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]);
+        let shards: Vec<String> = (0..500).map(|i| format!("shardId-{i:012}")).collect();
+        fetch(&client, "orders", &shards, window()).await.unwrap();
+        assert_eq!(rule.num_calls(), 4);
     }
 
     #[tokio::test]

@@ -63,6 +63,8 @@ pub struct StreamMetrics {
     /// Length of one value's period.
     pub period: Duration,
     pub shards: BTreeMap<String, ShardSeries>,
+    /// Stream-level metrics by CloudWatch name (CloudWatch only).
+    pub stream_level: BTreeMap<String, Series>,
 }
 
 impl StreamMetrics {
@@ -88,6 +90,7 @@ impl StreamMetrics {
                     )
                 })
                 .collect(),
+            stream_level: BTreeMap::new(),
         }
     }
 }
@@ -160,6 +163,21 @@ pub async fn read(
             Ok(cloudwatch::fetch(&client, stream, &shards, window).await?)
         }
     }
+}
+
+/// The shard-level metrics kwb reads that are off for the stream (enhanced monitoring), if any
+/// are; `None` when all are on or the stream cannot be described.
+pub async fn shard_metrics_off(connection: &Connection, stream: &str) -> Option<Vec<&'static str>> {
+    let summary = crate::kinesis::admin::describe(&connection.admin, stream)
+        .await
+        .ok()?;
+    let on = &summary.shard_level_metrics;
+    let missing: Vec<&'static str> = cloudwatch::SHARD_METRICS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !on.iter().any(|m| m == name || m == "ALL"))
+        .collect();
+    (!missing.is_empty()).then_some(missing)
 }
 
 /// Reads again every `every` until `on` says stop (returns false). The latest reading wins: one

@@ -127,6 +127,7 @@ mod tests {
             source: Source::Server,
             period: Duration::from_secs(period),
             shards: Default::default(),
+            stream_level: Default::default(),
         };
         let series = if period == 1 {
             vec![Some(stream_records), Some(stream_records), Some(0.0)]

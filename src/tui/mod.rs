@@ -19,7 +19,7 @@ use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::Producer;
 use crate::stream_metrics::cloudwatch::SHARD_METRICS;
-use crate::stream_metrics::{watch, Source};
+use crate::stream_metrics::{shard_metrics_off, watch, Source};
 use app::{update, App, Effect, Key, Msg};
 use keylog::KeyLog;
 use ratatui::crossterm::event::{
@@ -152,6 +152,14 @@ async fn poll_stream_metrics(
     inbox: mpsc::UnboundedSender<Msg>,
 ) {
     let source = Source::default_for(&connection.target);
+    if source == Source::Cloudwatch {
+        if let Some(missing) = shard_metrics_off(&connection, &stream).await {
+            let _ = inbox.send(Msg::Event(format!(
+                "shard-level metrics {} are off for {stream}: CloudWatch has no per-shard numbers for s; m turns them on (billed)",
+                missing.join(", ")
+            )));
+        }
+    }
     let every = match source {
         Source::Server => Duration::from_secs(1),
         Source::Cloudwatch => Duration::from_secs(60),

@@ -982,6 +982,7 @@ mod tests {
             source: crate::stream_metrics::Source::Server,
             period: Duration::from_secs(1),
             shards: Default::default(),
+            stream_level: Default::default(),
         };
         for (i, records) in [(0, 250.0), (1, 900.0), (2, 0.0), (3, 0.0)] {
             let series: Series = (0..61)
