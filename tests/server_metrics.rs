@@ -108,6 +108,48 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
     assert_eq!(totals(&seen), expected);
     let other = fetch(&t.server.endpoint(), "another", 60).await.unwrap();
     assert!(other.shards.is_empty());
+
+    // The read side: one GetRecords call on the hot shard, counted on that shard.
+    let hot = map
+        .shard_for(kwb::kinesis::hash_key::HashKey::of_partition_key("hot"))
+        .unwrap()
+        .shard_id
+        .clone();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name("counted")
+        .shard_id(&hot)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .get_records()
+        .shard_iterator(iterator.shard_iterator().unwrap())
+        .limit(10_000)
+        .send()
+        .await
+        .unwrap();
+    let bytes: u64 = got
+        .records()
+        .iter()
+        .map(|r| (r.partition_key().map_or(0, str::len) + r.data().as_ref().len()) as u64)
+        .sum();
+    assert!(!got.records().is_empty());
+    let seen = fetch(&t.server.endpoint(), "counted", 60).await.unwrap();
+    let read = &seen.shards[&hot];
+    assert_eq!(
+        read.outgoing_records.iter().sum::<u64>(),
+        got.records().len() as u64
+    );
+    assert_eq!(read.outgoing_bytes.iter().sum::<u64>(), bytes);
+    let elsewhere: u64 = seen
+        .shards
+        .iter()
+        .filter(|(id, _)| **id != hot)
+        .map(|(_, s)| s.outgoing_records.iter().sum::<u64>())
+        .sum();
+    assert_eq!(elsewhere, 0);
 }
 
 #[tokio::test]

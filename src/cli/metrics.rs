@@ -27,7 +27,8 @@ pub struct MetricsArgs {
     /// One JSON object per reading instead of a table.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// CSV rows (time,shard,incoming_records,incoming_bytes,write_throttled) instead of a table.
+    /// CSV rows (time,shard,incoming_records,incoming_bytes,write_throttled,outgoing_records,
+    /// outgoing_bytes,read_throttled; empty where there is no data) instead of a table.
     #[arg(long)]
     pub csv: bool,
     /// Read again every SECS seconds (5 if no value) until interrupted; a slow reading is
@@ -42,10 +43,24 @@ pub struct MetricsArgs {
 }
 
 /// The metric names as JSON keys and CSV columns, in `ShardSeries` order.
-const KEYS: [&str; 3] = ["incoming_records", "incoming_bytes", "write_throttled"];
+const KEYS: [&str; 6] = [
+    "incoming_records",
+    "incoming_bytes",
+    "write_throttled",
+    "outgoing_records",
+    "outgoing_bytes",
+    "read_throttled",
+];
 
-fn series_of(s: &crate::stream_metrics::ShardSeries) -> [&Series; 3] {
-    [&s.incoming_records, &s.incoming_bytes, &s.write_throttled]
+fn series_of(s: &crate::stream_metrics::ShardSeries) -> [&Series; 6] {
+    [
+        &s.incoming_records,
+        &s.incoming_bytes,
+        &s.write_throttled,
+        &s.outgoing_records,
+        &s.outgoing_bytes,
+        &s.read_throttled,
+    ]
 }
 
 /// A total, or null when the source had no data at all (a gap is not a zero).
@@ -283,6 +298,7 @@ mod tests {
                 incoming_records: vec![Some(10.0), None, Some(5.0)],
                 incoming_bytes: vec![None; 3],
                 write_throttled: vec![Some(0.0), None, None],
+                ..Default::default()
             },
         );
         m.stream_level.insert(

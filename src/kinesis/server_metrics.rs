@@ -41,9 +41,12 @@ enum Metric {
     IncomingRecords,
     IncomingBytes,
     WriteThrottled,
+    OutgoingRecords,
+    OutgoingBytes,
+    ReadThrottled,
 }
 
-const METRICS: usize = 3;
+const METRICS: usize = 6;
 
 /// One shard's per-second series, oldest first (the last entry is the current second).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +57,15 @@ pub struct ShardSeries {
     pub incoming_bytes: Vec<u64>,
     /// Records refused with ProvisionedThroughputExceededException.
     pub write_throttled: Vec<u64>,
+    /// Records returned by GetRecords.
+    #[serde(default)]
+    pub outgoing_records: Vec<u64>,
+    /// Their bytes (partition key plus data).
+    #[serde(default)]
+    pub outgoing_bytes: Vec<u64>,
+    /// GetRecords calls refused with ProvisionedThroughputExceededException.
+    #[serde(default)]
+    pub read_throttled: Vec<u64>,
 }
 
 /// What `GET /kwb/metrics` answers.
@@ -81,11 +93,19 @@ struct Range {
 
 type Ranges = Arc<Vec<Range>>;
 
+/// The operations the layer counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    PutRecord,
+    PutRecords,
+    GetRecords,
+}
+
 /// Work for the counting task, in the order the layer saw it.
 enum Job {
-    /// A put request and its answer, seen at `at`.
-    Put {
-        many: bool,
+    /// A request and its answer, seen at `at`.
+    Observed {
+        operation: Operation,
         format: Format,
         request: Bytes,
         status: StatusCode,
@@ -204,6 +224,26 @@ struct PutRecordsAnswer {
     records: Vec<PutAnswer>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsRequest {
+    shard_iterator: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsAnswer {
+    records: Vec<GotRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GotRecord {
+    partition_key: String,
+    #[serde(default)]
+    data: Data,
+}
+
 /// An error answer's type, e.g. `ProvisionedThroughputExceededException`.
 #[derive(Debug, Deserialize)]
 struct ErrorAnswer {
@@ -238,14 +278,23 @@ impl ServerMetrics {
         tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
                 match job {
-                    Job::Put {
-                        many,
+                    Job::Observed {
+                        operation: Operation::GetRecords,
+                        format,
+                        request,
+                        status,
+                        answer,
+                        at,
+                    } => counts.observe_get(format, &request, status, &answer, at),
+                    Job::Observed {
+                        operation,
                         format,
                         request,
                         status,
                         answer,
                         at,
                     } => {
+                        let many = operation == Operation::PutRecords;
                         counts
                             .observe_put(many, format, &request, status, &answer, at)
                             .await
@@ -426,6 +475,48 @@ impl Counts {
         }
     }
 
+    /// Counts what a GetRecords call returned (or that it was throttled) on the shard its
+    /// iterator names.
+    fn observe_get(
+        &mut self,
+        format: Format,
+        request: &[u8],
+        status: StatusCode,
+        answer: &[u8],
+        at: Instant,
+    ) {
+        let Some(request) = decode::<GetRecordsRequest>(format, request) else {
+            return;
+        };
+        let Ok((_, stream, shard, _)) =
+            ferrokinesis::shard_iterator::decode_shard_iterator(&request.shard_iterator)
+        else {
+            return;
+        };
+        let second = at.saturating_duration_since(self.start).as_secs();
+        if status.is_success() {
+            let Some(answer) = decode::<GetRecordsAnswer>(format, answer) else {
+                return;
+            };
+            let bytes: usize = answer
+                .records
+                .iter()
+                .map(|r| r.partition_key.len() + r.data.0)
+                .sum();
+            let ring = self.ring(&stream, &shard);
+            ring.add(
+                second,
+                Metric::OutgoingRecords as usize,
+                answer.records.len() as u64,
+            );
+            ring.add(second, Metric::OutgoingBytes as usize, bytes as u64);
+        } else if decode::<ErrorAnswer>(format, answer).is_some_and(|e| e.kind.ends_with(THROTTLED))
+        {
+            self.ring(&stream, &shard)
+                .add(second, Metric::ReadThrottled as usize, 1);
+        }
+    }
+
     /// The last `seconds` seconds of every shard of `stream` that has seen traffic.
     pub fn snapshot(&self, stream: &str, seconds: usize) -> ServerSnapshot {
         let seconds = seconds.clamp(1, SERVER_HISTORY_SECS);
@@ -442,6 +533,9 @@ impl Counts {
                         incoming_records: series(Metric::IncomingRecords),
                         incoming_bytes: series(Metric::IncomingBytes),
                         write_throttled: series(Metric::WriteThrottled),
+                        outgoing_records: series(Metric::OutgoingRecords),
+                        outgoing_bytes: series(Metric::OutgoingBytes),
+                        read_throttled: series(Metric::ReadThrottled),
                     },
                 )
             })
@@ -512,9 +606,10 @@ pub async fn observe(metrics: Arc<ServerMetrics>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
         .unwrap_or_default();
-    let many = match operation {
-        "PutRecords" => true,
-        "PutRecord" => false,
+    let operation = match operation {
+        "PutRecords" => Operation::PutRecords,
+        "PutRecord" => Operation::PutRecord,
+        "GetRecords" => Operation::GetRecords,
         _ => return next.run(request).await,
     };
     let format = match request.headers().get(header::CONTENT_TYPE) {
@@ -532,8 +627,8 @@ pub async fn observe(metrics: Arc<ServerMetrics>, request: Request, next: Next) 
     let Ok(answer) = to_bytes(answer, MAX_BODY).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
     };
-    let job = Job::Put {
-        many,
+    let job = Job::Observed {
+        operation,
         format,
         request: body,
         status: parts.status,

@@ -240,6 +240,7 @@ pub async fn fetch(
                             incoming_records,
                             incoming_bytes,
                             write_throttled,
+                            ..ShardSeries::default()
                         },
                     )
                 },

@@ -48,6 +48,10 @@ pub struct ShardSeries {
     pub incoming_records: Series,
     pub incoming_bytes: Series,
     pub write_throttled: Series,
+    /// The read side (the embedded server only; empty from CloudWatch).
+    pub outgoing_records: Series,
+    pub outgoing_bytes: Series,
+    pub read_throttled: Series,
 }
 
 /// Sum of the values present.
@@ -86,6 +90,9 @@ impl StreamMetrics {
                             incoming_records: values(s.incoming_records),
                             incoming_bytes: values(s.incoming_bytes),
                             write_throttled: values(s.write_throttled),
+                            outgoing_records: values(s.outgoing_records),
+                            outgoing_bytes: values(s.outgoing_bytes),
+                            read_throttled: values(s.read_throttled),
                         },
                     )
                 })
@@ -151,7 +158,10 @@ pub async fn read(
                     ShardSeries {
                         incoming_records: zeros.clone(),
                         incoming_bytes: zeros.clone(),
-                        write_throttled: zeros,
+                        write_throttled: zeros.clone(),
+                        outgoing_records: zeros.clone(),
+                        outgoing_bytes: zeros.clone(),
+                        read_throttled: zeros,
                     }
                 });
             }
@@ -222,6 +232,7 @@ mod tests {
                 incoming_records: vec![0, 3],
                 incoming_bytes: vec![0, 30],
                 write_throttled: vec![1, 0],
+                ..ServerSeries::default()
             },
         );
         let m = StreamMetrics::from_server(snapshot);

@@ -140,6 +140,7 @@ mod tests {
                 incoming_records: series.clone(),
                 incoming_bytes: vec![Some(0.0); series.len()],
                 write_throttled: vec![Some(0.0); series.len()],
+                ..Default::default()
             },
         );
         app.server = Some(server);

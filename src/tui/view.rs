@@ -994,6 +994,7 @@ mod tests {
                     incoming_records: series.clone(),
                     incoming_bytes: series.iter().map(|v| v.map(|r| r * 120.0)).collect(),
                     write_throttled: vec![Some(0.0); 61],
+                    ..Default::default()
                 },
             );
         }
