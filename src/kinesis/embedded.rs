@@ -19,7 +19,7 @@ pub const EMBEDDED_ACCESS_KEY: &str = "kwb-embedded";
 pub const EMBEDDED_SECRET_KEY: &str = "kwb-embedded-secret";
 
 /// Largest HTTP body the embedded server reads.
-const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A running in-process server; it stops when dropped or shut down.
 pub struct EmbeddedServer {

@@ -1,14 +1,16 @@
-//! The embedded server's own per-shard metrics: what every client of the endpoint put, counted
-//! at the server in 1-second buckets — CloudWatch's shard-level IncomingRecords, IncomingBytes
-//! and WriteProvisionedThroughputExceeded, at 1-second resolution and for any producer.
+//! The embedded server's own per-shard metrics: what every client of the endpoint put and read,
+//! counted at the server in 1-second buckets — CloudWatch's shard-level IncomingRecords,
+//! IncomingBytes, WriteProvisionedThroughputExceeded, OutgoingRecords, OutgoingBytes and
+//! ReadProvisionedThroughputExceeded, at 1-second resolution and for any client.
 //!
-//! A layer around the server's HTTP app hands each PutRecord/PutRecords request and its answer
-//! to a counting task and sends the answer on at once, so counting costs the request nothing:
-//! accepted records count on the shard the answer names, throttled ones on the shard their hash
-//! key falls in. `GET /kwb/metrics?stream=NAME&seconds=N` goes through the same task (after
+//! A layer around the server's HTTP app hands each PutRecord/PutRecords/GetRecords request and
+//! its answer to a counting task and sends the answer on at once, so counting costs the request
+//! nothing: accepted records count on the shard the answer names, throttled ones on the shard
+//! their hash key falls in, records read on the shard their iterator names. `GET /kwb/metrics?stream=NAME&seconds=N` goes through the same task (after
 //! everything observed before it) and publishes the counts as JSON on the same loopback port, so
 //! another kwb process (the workbench, `kwb metrics`) can read them.
 
+use crate::kinesis::embedded::MAX_REQUEST_BODY_BYTES;
 use crate::kinesis::hash_key::HashKey;
 use crate::per_second::Ring;
 use axum::body::{to_bytes, Body};
@@ -29,8 +31,6 @@ use tokio::sync::{mpsc, oneshot};
 pub const METRICS_PATH: &str = "/kwb/metrics";
 /// Seconds of history the server keeps per shard.
 pub const SERVER_HISTORY_SECS: usize = 600;
-/// Largest body the layer reads (the server's own limit).
-const MAX_BODY: usize = 16 * 1024 * 1024;
 /// How long a stream's hash-key ranges are trusted before they are read again.
 const RANGES_TTL: Duration = Duration::from_secs(1);
 const THROTTLED: &str = "ProvisionedThroughputExceededException";
@@ -595,7 +595,8 @@ pub async fn fetch(
     serde_json::from_slice(&body).map_err(|e| failed(format!("not the metrics kwb publishes: {e}")))
 }
 
-/// The layer: publishes the counts and counts every put that passes.
+/// The layer: publishes the counts, and hands every put and GetRecords that passes to the
+/// counting task.
 pub async fn observe(metrics: Arc<ServerMetrics>, request: Request, next: Next) -> Response {
     if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
         return metrics.publish(request.uri().query()).await;
@@ -617,14 +618,14 @@ pub async fn observe(metrics: Arc<ServerMetrics>, request: Request, next: Next) 
         _ => Format::Json,
     };
     let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+    let Ok(body) = to_bytes(body, MAX_REQUEST_BODY_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
     let response = next
         .run(Request::from_parts(parts, Body::from(body.clone())))
         .await;
     let (parts, answer) = response.into_parts();
-    let Ok(answer) = to_bytes(answer, MAX_BODY).await else {
+    let Ok(answer) = to_bytes(answer, MAX_REQUEST_BODY_BYTES).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
     };
     let job = Job::Observed {
