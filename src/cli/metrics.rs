@@ -3,10 +3,11 @@
 //! once or refreshed.
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
-use crate::kinesis::admin::enable_shard_metrics;
 use crate::kinesis::client::Connection;
-use crate::stream_metrics::cloudwatch::{SHARD_METRICS, STREAM_METRICS};
-use crate::stream_metrics::{read, shard_metrics_off, total, watch, Series, Source, StreamMetrics};
+use crate::stream_metrics::cloudwatch::STREAM_METRICS;
+use crate::stream_metrics::{
+    enable_shard_metrics, read, shard_metrics_off, total, watch, Series, Source, StreamMetrics,
+};
 use clap::Args;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -214,8 +215,7 @@ pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32>
     let connection = open_stream(target, &args.stream).await?;
     let stream = &args.stream.stream;
     if args.enable_shard_metrics {
-        let names: Vec<&str> = SHARD_METRICS.iter().map(|(n, _)| *n).collect();
-        let on = enable_shard_metrics(&connection.admin, stream, &names).await?;
+        let on = enable_shard_metrics(&connection, stream).await?;
         println!(
             "shard-level metrics on for {stream}: {} (CloudWatch bills each per shard; `aws kinesis disable-enhanced-monitoring` turns them off)",
             on.join(", ")

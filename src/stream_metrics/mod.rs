@@ -190,6 +190,16 @@ pub async fn shard_metrics_off(connection: &Connection, stream: &str) -> Option<
     (!missing.is_empty()).then_some(missing)
 }
 
+/// Turns on the shard-level metrics kwb reads (enhanced monitoring, billed by AWS per shard and
+/// metric); returns what is on now.
+pub async fn enable_shard_metrics(
+    connection: &Connection,
+    stream: &str,
+) -> Result<Vec<String>, crate::kinesis::admin::AdminError> {
+    let names: Vec<&str> = cloudwatch::SHARD_METRICS.iter().map(|(n, _)| *n).collect();
+    crate::kinesis::admin::enable_shard_metrics(&connection.admin, stream, &names).await
+}
+
 /// Reads again every `every` until `on` says stop (returns false). The latest reading wins: one
 /// still running when the next is due is dropped, so a slow source never builds a queue.
 pub async fn watch(

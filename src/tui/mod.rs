@@ -13,13 +13,11 @@ pub mod sender;
 pub mod view;
 
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
-use crate::kinesis::admin::enable_shard_metrics;
 use crate::kinesis::client::Connection;
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::Producer;
-use crate::stream_metrics::cloudwatch::SHARD_METRICS;
-use crate::stream_metrics::{shard_metrics_off, watch, Source};
+use crate::stream_metrics::{enable_shard_metrics, shard_metrics_off, watch, Source};
 use app::{update, App, Effect, Key, Msg};
 use keylog::KeyLog;
 use ratatui::crossterm::event::{
@@ -182,9 +180,7 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
                 let (inbox, connection, stream) =
                     (inbox.clone(), connection.clone(), app.stream.clone());
                 tokio::spawn(async move {
-                    let names: Vec<&str> = SHARD_METRICS.iter().map(|(n, _)| *n).collect();
-                    let said = match enable_shard_metrics(&connection.admin, &stream, &names).await
-                    {
+                    let said = match enable_shard_metrics(&connection, &stream).await {
                         Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
                         Err(e) => format!("could not turn on shard-level metrics: {e}"),
                     };
