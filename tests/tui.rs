@@ -6,22 +6,32 @@ mod common;
 use common::pty::Workbench;
 use std::time::Duration;
 
-/// The shard table's rows: (records/s, % of write limit) per shard.
-fn shard_rows(screen: &str) -> Vec<(u64, u64)> {
+/// The shard table's rows: (records/s, % of write limit, starred for other producers) per shard.
+fn table_rows(screen: &str) -> Vec<(u64, u64, bool)> {
     screen
         .lines()
         .filter_map(|line| {
             let cell = line.split('│').nth(1)?;
             let mut fields = cell.split_whitespace();
             let id = fields.next()?;
+            let starred = id.ends_with('*');
+            let id = id.trim_end_matches('*');
             if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
                 return None;
             }
             let rate = fields.next()?.parse().ok()?;
             let _kib = fields.next()?;
             let limit = fields.next()?.trim_end_matches('%').parse().ok()?;
-            Some((rate, limit))
+            Some((rate, limit, starred))
         })
+        .collect()
+}
+
+/// (records/s, % of write limit) per shard.
+fn shard_rows(screen: &str) -> Vec<(u64, u64)> {
+    table_rows(screen)
+        .into_iter()
+        .map(|(r, l, _)| (r, l))
         .collect()
 }
 
@@ -75,6 +85,42 @@ fn space_sends_a_fixed_key_makes_one_hot_shard_and_q_restores_the_terminal() {
         vt100::MouseProtocolMode::None,
         "mouse capture is still on"
     );
+}
+
+/// Another producer (a second kwb process) writes to the stream the workbench shows: in the
+/// stream's view its shard is hot and starred, while kwb itself sends nothing.
+#[test]
+fn another_producer_shows_as_a_starred_hot_shard_in_the_stream_view() {
+    let mut kwb = Workbench::start();
+    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
+        s.contains("paused") && shard_rows(s).len() == 4
+    });
+    kwb.press("s");
+    kwb.wait_for("the stream's numbers", Duration::from_secs(10), |s| {
+        s.contains("numbers: the stream's")
+    });
+    let mut other = common::kwb_command(kwb.data.path())
+        .args(["put", "--key", "fixed:other", "--no-aggregate"])
+        .args(["--rate", "600", "--duration", "60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the other producer");
+    kwb.wait_for(
+        "one starred shard at the other producer's rate",
+        Duration::from_secs(30),
+        |s| {
+            let rows = table_rows(s);
+            let starred: Vec<_> = rows.iter().filter(|r| r.2).collect();
+            rows.len() == 4
+                && starred.len() == 1
+                && starred[0].1 >= 40
+                && rows.iter().all(|r| r.0 == 0)
+        },
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    kwb.press("qq");
 }
 
 /// The workbench's sender against a real server: it sends what the plan asks (bursts and single
