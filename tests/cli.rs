@@ -231,11 +231,11 @@ fn the_local_server_outlives_one_command() {
     resets_to_no_streams(data.path());
 }
 
-/// A `kwb serve` child, killed when dropped (also when an assertion fails first), so that it
-/// never outlives the test holding the test runner's output open.
-struct Serve(std::process::Child);
+/// A long-running kwb child (`serve`, `metrics --watch`), killed when dropped (also when an
+/// assertion fails first), so that it never outlives the test holding the runner's output open.
+struct KillOnDrop(std::process::Child);
 
-impl Drop for Serve {
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -245,7 +245,7 @@ impl Drop for Serve {
 #[test]
 fn other_commands_use_kwb_serve_and_reset_clears_it() {
     let data = tempfile::tempdir().unwrap();
-    let mut serve = Serve(
+    let mut serve = KillOnDrop(
         common::kwb_command(data.path())
             .arg("serve")
             .stdout(Stdio::piped())
@@ -341,4 +341,49 @@ fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() 
 #[test]
 fn without_a_terminal_the_workbench_points_to_kwb_put() {
     fails_with(&[], &["needs a terminal", "kwb put"]);
+}
+
+#[test]
+fn metrics_watch_prints_one_json_reading_per_refresh() {
+    let data = tempfile::tempdir().unwrap();
+    let put = kwb_in(data.path(), &["put", "--count", "300", "--json"]);
+    assert!(put.status.success(), "{}", stderr(&put));
+    let summary: serde_json::Value = serde_json::from_slice(&put.stdout).unwrap();
+    let mut watch = KillOnDrop(
+        common::kwb_command(data.path())
+            .args(["metrics", "--json", "--minutes", "1", "--watch", "0.2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Lines arrive on a thread, so that a silent kwb fails the test instead of hanging it.
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = watch.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    for reading in 0..2 {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no reading {reading} within 30 s"));
+        let m: serde_json::Value = serde_json::from_str(&line).expect("one object per line");
+        assert_eq!(m["source"], "server");
+        let shards = m["shards"].as_object().unwrap();
+        assert_eq!(shards.len(), 4);
+        let records: u64 = shards
+            .values()
+            .map(|s| s["incoming_records"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            records,
+            summary["kinesis_records"].as_u64().unwrap(),
+            "the server counts the Kinesis records kwb put: {line}"
+        );
+        assert_eq!(m["stream_level"], serde_json::json!({}));
+    }
 }
