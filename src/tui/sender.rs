@@ -71,6 +71,12 @@ impl Composing {
         })
     }
 
+    /// Moves on past the record that went (or was refused).
+    fn advance(&mut self) {
+        self.next = None;
+        self.seq += 1;
+    }
+
     /// The record that goes next, composed if need be.
     fn peek(&mut self, producer: &Producer) -> Result<&NewRecord, String> {
         if self.next.is_none() {
@@ -146,12 +152,8 @@ pub async fn run(
             return;
         }
         let next = plan.borrow_and_update().clone();
-        // Reports why sending stops and drops the records asked for at once; gives `stopped`.
-        let stop = |why: String, extra_sent: &mut u64| {
-            let _ = inbox.send(Msg::SendStopped(why));
-            *extra_sent = next.extra;
-            true
-        };
+        // Why the plan cannot go on, if it cannot (a record that cannot be composed or sent).
+        let mut why_stop: Option<String> = None;
         let rebuild = match &composing {
             None => true,
             Some(c) => {
@@ -162,58 +164,54 @@ pub async fn run(
         };
         if rebuild {
             let seq = composing.as_ref().map_or(0, |c| c.seq);
-            composing = match Composing::new(&next, &producer, seq) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    stopped = stop(e, &mut extra_sent);
-                    None
-                }
-            };
+            composing = Composing::new(&next, &producer, seq)
+                .map_err(|e| why_stop = Some(e))
+                .ok();
         }
         if next.shape != current.shape || (next.sending && !current.sending) {
             pace = Pace::new(next.shape.clone());
         }
-        let Some(c) = composing.as_mut() else {
-            current = next;
-            continue;
-        };
-        let now = Instant::now();
-        let steady = if next.sending { pace.due(now) } else { 0 };
-        let extra = next.extra.saturating_sub(extra_sent);
-        let mut log = log.lock().expect("key log");
-        for i in 0..steady + extra {
-            let record = match c.peek(&producer) {
-                Ok(record) => record.clone(),
-                Err(e) => {
-                    stopped = stop(e, &mut extra_sent);
-                    break;
-                }
-            };
-            let hash = record
-                .explicit_hash_key
-                .unwrap_or_else(|| HashKey::of_partition_key(&record.partition_key));
-            let key = record.partition_key.clone();
-            match producer.try_put(record) {
-                Ok(_) => {}
-                Err(PutError::Full(_)) => break,
-                Err(e) => {
+        if let Some(c) = composing.as_mut() {
+            let now = Instant::now();
+            let steady = if next.sending { pace.due(now) } else { 0 };
+            let extra = next.extra.saturating_sub(extra_sent);
+            let mut log = log.lock().expect("key log");
+            for i in 0..steady + extra {
+                let record = match c.peek(&producer) {
+                    Ok(record) => record.clone(),
+                    Err(e) => {
+                        why_stop = Some(e);
+                        break;
+                    }
+                };
+                let hash = record
+                    .explicit_hash_key
+                    .unwrap_or_else(|| HashKey::of_partition_key(&record.partition_key));
+                let key = record.partition_key.clone();
+                match producer.try_put(record) {
+                    Ok(_) => log.sent(&key, hash.0, now),
+                    Err(PutError::Full(_)) => break,
                     // Refused by the producer (too large, a bad key): it never counted.
-                    stopped = stop(e.to_string(), &mut extra_sent);
-                    c.next = None;
-                    c.seq += 1;
+                    Err(e) => why_stop = Some(e.to_string()),
+                }
+                c.advance();
+                if why_stop.is_some() {
                     break;
                 }
+                if i < extra {
+                    extra_sent += 1;
+                } else {
+                    pace.sent += 1;
+                }
             }
-            log.sent(&key, hash.0, now);
-            c.next = None;
-            c.seq += 1;
-            if i < extra {
-                extra_sent += 1;
-            } else {
-                pace.sent += 1;
-            }
+            log.set_next(c.peek(&producer).ok().map(preview));
         }
-        log.set_next(c.peek(&producer).ok().map(preview));
+        // Sending stops, once, saying why; the records asked for at once are dropped.
+        if let Some(why) = why_stop {
+            let _ = inbox.send(Msg::SendStopped(why));
+            extra_sent = next.extra;
+            stopped = true;
+        }
         current = next;
     }
 }
