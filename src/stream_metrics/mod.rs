@@ -54,6 +54,21 @@ pub struct ShardSeries {
     pub read_throttled: Series,
 }
 
+impl ShardSeries {
+    /// Every series `n` periods of `value` long.
+    pub fn filled(value: Option<f64>, n: usize) -> ShardSeries {
+        let series = vec![value; n];
+        ShardSeries {
+            incoming_records: series.clone(),
+            incoming_bytes: series.clone(),
+            write_throttled: series.clone(),
+            outgoing_records: series.clone(),
+            outgoing_bytes: series.clone(),
+            read_throttled: series,
+        }
+    }
+}
+
 /// Sum of the values present.
 pub fn total(series: &Series) -> f64 {
     series.iter().flatten().sum()
@@ -153,17 +168,9 @@ pub async fn read(
             let mut m =
                 StreamMetrics::from_server(server_metrics::fetch(endpoint, stream, seconds).await?);
             for shard in shards {
-                m.shards.entry(shard).or_insert_with(|| {
-                    let zeros = vec![Some(0.0); seconds];
-                    ShardSeries {
-                        incoming_records: zeros.clone(),
-                        incoming_bytes: zeros.clone(),
-                        write_throttled: zeros.clone(),
-                        outgoing_records: zeros.clone(),
-                        outgoing_bytes: zeros.clone(),
-                        read_throttled: zeros,
-                    }
-                });
+                m.shards
+                    .entry(shard)
+                    .or_insert_with(|| ShardSeries::filled(Some(0.0), seconds));
             }
             Ok(m)
         }
