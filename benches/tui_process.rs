@@ -10,6 +10,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::memory_mib;
 use common::pty::Workbench;
 use std::time::{Duration, Instant};
 
@@ -42,17 +43,6 @@ fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
     let utime: f64 = fields[11].parse().unwrap();
     let stime: f64 = fields[12].parse().unwrap();
     (utime + stime) / ticks
-}
-
-/// A line of /proc/PID/status in MiB (VmRSS, VmHWM).
-fn memory_mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 /// The background `kwb serve` started for this workbench's data folder.

@@ -172,12 +172,13 @@ impl ConfigFile {
 
 /// A URL with any user:password part hidden, for display.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
     };
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     match authority.rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -265,5 +266,10 @@ rate_limit = 90
             "http://***@host:4566/x"
         );
         assert_eq!(redact_url("http://localhost:4566"), "http://localhost:4566");
+        assert_eq!(redact_url("u:hunter2@h:99999"), "***@h:99999");
+        assert_eq!(
+            redact_url("https://u:p@w@h/path?q=a@b"),
+            "https://***@h/path?q=a@b"
+        );
     }
 }

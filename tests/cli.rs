@@ -387,3 +387,162 @@ fn metrics_watch_prints_one_json_reading_per_refresh() {
         assert_eq!(m["stream_level"], serde_json::json!({}));
     }
 }
+
+/// Runs `kwb put` with `args` (after `put`) and returns its JSON summary and stderr.
+fn put_summary(args: &[&str]) -> (serde_json::Value, String) {
+    let mut all = vec!["put", "--json"];
+    all.extend_from_slice(args);
+    let output = kwb(&all);
+    let summary = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}; stderr: {}", stderr(&output)));
+    (summary, stderr(&output))
+}
+
+#[test]
+fn records_past_their_ttl_fail_as_expired_and_none_is_left_to_shutdown() {
+    // 1 % of one shard's limit is 10 records/s: of 100 records, about 10 make it within 1 s.
+    let (summary, err) = put_summary(&[
+        "--rate-limit",
+        "1",
+        "--record-ttl",
+        "1",
+        "--count",
+        "100",
+        "--no-aggregate",
+        "--key",
+        "fixed:k",
+    ]);
+    let (ok, expired) = (
+        summary["ok"].as_u64().unwrap(),
+        summary["failed_by_reason"]["Expired"].as_u64().unwrap_or(0),
+    );
+    assert_eq!(ok + expired, 100, "{summary}");
+    assert!(ok >= 5 && expired >= 70, "{summary}");
+    assert!(
+        summary["failed_by_reason"].get("Shutdown").is_none(),
+        "{summary}"
+    );
+    // Nothing delivered or failed much past its TTL (the latency of failed records counts too).
+    assert!(
+        summary["latency_ms"]["max"].as_f64().unwrap() < 1_500.0,
+        "{summary}"
+    );
+    assert!(err.contains("waited for shardId-"), "{err}");
+}
+
+#[test]
+fn plain_records_wait_the_buffering_time_to_fill_a_request() {
+    // 200 records at 100/s over 2 s, buffered up to 1 s: each request goes when its first
+    // record has waited 1 s, so records wait half a second on average (not a millisecond).
+    let (summary, _) = put_summary(&[
+        "--rate",
+        "100",
+        "--duration",
+        "2",
+        "--no-aggregate",
+        "--max-buffered-ms",
+        "1000",
+    ]);
+    assert_eq!(summary["ok"], 200, "{summary}");
+    let p50 = summary["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 >= 300.0, "records went without waiting: p50 {p50} ms");
+}
+
+#[test]
+fn only_the_records_the_target_refuses_fail() {
+    // One key in 25 is 200 characters of "é": valid for AWS (256 characters), 400 bytes for the
+    // embedded server, which counts UTF-8 bytes and refuses the whole request.
+    let data = tempfile::tempdir().unwrap();
+    let lines: String = (0..500)
+        .map(|i| {
+            let key = if i % 25 == 7 {
+                "é".repeat(200)
+            } else {
+                format!("user-{i}")
+            };
+            format!("{{\"k\":\"{key}\",\"n\":{i}}}\n")
+        })
+        .collect();
+    let file = data.path().join("records.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let (summary, err) = put_summary(&[
+        "--lines",
+        file.to_str().unwrap(),
+        "--key",
+        "field:/k",
+        "--no-aggregate",
+    ]);
+    assert_eq!(summary["records"], 500, "{summary}");
+    assert_eq!(summary["ok"], 480, "{summary}");
+    assert_eq!(
+        summary["failed_by_reason"]["ValidationException"], 20,
+        "{summary}"
+    );
+    assert!(err.contains("200 characters but 400 bytes"), "{err}");
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_standard_input_flushes_and_prints_the_summary() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = common::kwb_command(data.path())
+        .args(["put", "--lines", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"one\ntwo\nthree\n").unwrap();
+    // Standard input stays open and quiet. Wait until the three records are in the stream.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let read = common::kwb_command(data.path())
+            .args(["read", "--json"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&read.stdout).lines().count() == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lines never arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100)); // polling the stream
+    }
+    let interrupted = std::time::Instant::now();
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let output = child.wait_with_output().unwrap();
+    let waited = interrupted.elapsed();
+    drop(stdin);
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (summary["records"].as_u64(), summary["ok"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(summary["interrupted"], true);
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "took {waited:?}"
+    );
+}
+
+#[test]
+fn a_password_in_an_endpoint_url_is_never_printed() {
+    for url in [
+        "http://u:hunter2@h:99999",
+        "u:hunter2@h",
+        "http://u:hunter2@127.0.0.1:1",
+    ] {
+        let output = kwb(&["--endpoint-url", url, "put", "--count", "1"]);
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{url}");
+        assert!(err.contains("error:"), "{url}: {err}");
+        assert!(!err.contains("hunter2"), "{url}: {err}");
+    }
+}

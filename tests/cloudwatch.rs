@@ -1,26 +1,25 @@
 //! The CloudWatch source against a CloudWatch-compatible server over HTTP (LocalStack, which
 //! speaks the Rust SDK's CBOR protocol): shard-level datapoints seeded with PutMetricData come
 //! back per shard and minute, with gaps where nothing was seeded. `scripts/test.sh` installs and
-//! starts LocalStack and sets `KWB_LOCALSTACK_ENDPOINT`; without it the test prints SKIPPED and
-//! the reason.
+//! starts LocalStack, sets `KWB_LOCALSTACK_ENDPOINT` and runs this test; a plain `cargo test`
+//! counts it as ignored.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use kwb::stream_metrics::cloudwatch::{client, fetch, Window, PERIOD};
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 #[tokio::test]
+#[ignore = "needs LocalStack (KWB_LOCALSTACK_ENDPOINT): scripts/test.sh starts it and runs this test"]
 async fn seeded_shard_metrics_come_back_per_shard_and_minute_with_gaps() {
-    let Ok(endpoint) = std::env::var("KWB_LOCALSTACK_ENDPOINT") else {
-        let why = std::env::var("KWB_LOCALSTACK_SKIP").unwrap_or_else(|_| {
-            "KWB_LOCALSTACK_ENDPOINT is not set; scripts/test.sh starts LocalStack and sets it"
-                .into()
-        });
-        let _ = writeln!(std::io::stderr(), "SKIPPED cloudwatch: {why}");
-        return;
-    };
+    let endpoint = std::env::var("KWB_LOCALSTACK_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "KWB_LOCALSTACK_ENDPOINT is not set ({}); run this test through scripts/test.sh",
+            std::env::var("KWB_LOCALSTACK_SKIP")
+                .unwrap_or_else(|_| "LocalStack not started".into())
+        )
+    });
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("us-east-1"))

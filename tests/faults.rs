@@ -91,3 +91,134 @@ async fn no_record_lost_or_reported_twice_under_faults() {
         assert!(stored.contains(&(d.sequence_number.clone(), d.sub_sequence_number)));
     }
 }
+
+/// Panics in the first PutRecords call it sees, as a bug in the request path would.
+#[derive(Debug, Default)]
+struct PanicOnFirstPut {
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl aws_sdk_kinesis::config::Intercept for PanicOnFirstPut {
+    fn name(&self) -> &'static str {
+        "PanicOnFirstPut"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_kinesis::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _: &mut aws_sdk_kinesis::config::ConfigBag,
+    ) -> Result<(), aws_sdk_kinesis::error::BoxError> {
+        let is_put = context
+            .input()
+            .downcast_ref::<aws_sdk_kinesis::operation::put_records::PutRecordsInput>()
+            .is_some();
+        if is_put && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("injected into the first PutRecords");
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_task_panics_is_retried_and_flush_returns() {
+    let stream = "panicking-send";
+    let t = common::target(stream, 2, false).await;
+    let config = t
+        .connection
+        .producer
+        .config()
+        .to_builder()
+        .interceptor(PanicOnFirstPut::default())
+        .build();
+    let client = aws_sdk_kinesis::Client::from_conf(config);
+    let producer = Producer::start(client, stream, ProducerConfig::default())
+        .await
+        .unwrap();
+    let pending: Vec<_> = (0..200)
+        .map(|i| {
+            producer
+                .try_put(NewRecord::new(format!("k{i}"), "x"))
+                .unwrap()
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(20), producer.flush())
+        .await
+        .expect("flush returns once every record has resolved");
+    let mut attempts = Vec::new();
+    for p in pending {
+        match p.await {
+            Outcome::Delivered(d) => attempts.push(d.attempts),
+            failed => panic!("{failed:?}"),
+        }
+    }
+    assert!(
+        attempts.contains(&2),
+        "the panicked request's records were retried"
+    );
+    let errors = producer.metrics().snapshot(0).errors_by_code;
+    assert!(
+        errors["SendTaskFailed"]
+            .last_message
+            .contains("injected into the first PutRecords"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        producer.shutdown(Duration::from_secs(1)).await.undelivered,
+        0
+    );
+    assert_eq!(
+        common::read_all(&t.connection.admin, stream).await.len(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
+    let stream = "hung-refresh";
+    let t = common::proxied(stream, 2, 5, 0.0, &[Fault::Pass], Duration::ZERO).await;
+    let config = ProducerConfig {
+        request_timeout: Duration::from_millis(300),
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::start(t.via_proxy.producer.clone(), stream, config)
+        .await
+        .unwrap();
+    t.proxy
+        .hang_list_shards
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    common::split_first_shard(&t.direct.admin, stream).await;
+    // Aggregates for the closed parent land on its children, which the producer's map lacks:
+    // they are retried, and the map must be read again.
+    let pending: Vec<_> = (0..2_000)
+        .map(|i| {
+            producer
+                .try_put(NewRecord::new(format!("k{i}"), "x"))
+                .unwrap()
+        })
+        .collect();
+    let hung = || {
+        t.proxy
+            .stats
+            .list_shards_hung
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while hung() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh was never tried again after a ListShards that never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling a counter
+    }
+    t.proxy
+        .hang_list_shards
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    for p in pending {
+        let outcome = p.await;
+        assert!(outcome.is_delivered(), "{outcome:?}");
+    }
+    assert_eq!(producer.shard_map().open_count(), 3);
+    producer.shutdown(Duration::from_secs(1)).await;
+}

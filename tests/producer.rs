@@ -61,7 +61,8 @@ async fn byte_bound_counts_key_and_data() {
         ..ProducerConfig::default()
     };
     let (_server, producer) = common::producer("bytes", 1, config).await;
-    let big = || NewRecord::new("k", vec![0u8; 300 * 1024]);
+    // Four records' data is exactly the bound; with their 256-byte keys, the fourth is over it.
+    let big = || NewRecord::new("k".repeat(256), vec![0u8; 256 * 1024]);
     let held: Vec<_> = (0..3).map(|_| producer.try_put(big()).unwrap()).collect();
     assert!(matches!(
         producer.try_put(big()),
@@ -152,16 +153,18 @@ async fn a_put_records_request_at_the_five_mebibyte_limit_is_accepted() {
             data: vec![b'x'; 256 * 1024 - 4].into(),
             members: Vec::new(),
             deadline: std::time::Instant::now(),
+            expires: std::time::Instant::now() + std::time::Duration::from_secs(60),
         })
         .collect();
     assert_eq!(
         batch.iter().map(KinesisRecord::billed_bytes).sum::<usize>(),
         5 * 1024 * 1024
     );
+    let entries = kwb::producer::sender::request_entries(&batch).unwrap();
     let result = kwb::producer::sender::put_records(
         &t.connection.producer,
         "big",
-        &batch,
+        entries,
         Duration::from_secs(10),
     )
     .await

@@ -215,3 +215,106 @@ async fn enhanced_fan_out_reads_the_same_records_and_deregisters_its_consumer() 
         consumers.consumers()
     );
 }
+
+/// Runs kwb against `endpoint`; it must succeed. Returns stdout and stderr.
+fn kwb_with_stderr(endpoint: &str, args: &[&str]) -> (String, String) {
+    let data = tempfile::tempdir().unwrap();
+    let output = common::kwb_command(data.path())
+        .args(["--endpoint-url", endpoint])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{args:?}: {err}");
+    (String::from_utf8(output.stdout).unwrap(), err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_leaves_out_what_the_kcl_drops_and_says_how_many() {
+    use kwb::kinesis::hash_key::HashKey;
+    use kwb::kinesis::shard_map::list_shards;
+    use kwb::producer::aggregation::{Aggregator, AGGREGATE_PARTITION_KEY};
+
+    let stream = "straddle";
+    let t = common::target(stream, 2, false).await;
+    let client = &t.connection.admin;
+    let map = list_shards(client, stream).await.unwrap();
+    let on = |shard: usize| {
+        (0..)
+            .map(|i| format!("key-{i}"))
+            .find(|k| map.index_for(HashKey::of_partition_key(k)) == Some(shard))
+            .unwrap()
+    };
+    let (first, second) = (on(0), on(1));
+    let put = |key: &str, ehk: Option<HashKey>, data: Vec<u8>| {
+        client
+            .put_record()
+            .stream_name(stream)
+            .partition_key(key)
+            .set_explicit_hash_key(ehk.map(|k| k.to_string()))
+            .data(aws_sdk_kinesis::primitives::Blob::new(data))
+            .send()
+    };
+    // An aggregate pinned to shard 0 that also holds a record of shard 1: the KCL drops both.
+    let mut straddling = Aggregator::new();
+    straddling.add(&first, None, b"in range");
+    straddling.add(&second, None, b"out of range");
+    let pin = HashKey::of_partition_key(&first);
+    put(AGGREGATE_PARTITION_KEY, Some(pin), straddling.finish())
+        .await
+        .unwrap();
+    // An aggregate whose records all belong to shard 0, and a plain record: both are read.
+    let mut fitting = Aggregator::new();
+    fitting.add(&first, None, b"kept 1");
+    fitting.add(&first, Some(pin), b"kept 2");
+    put(AGGREGATE_PARTITION_KEY, Some(pin), fitting.finish())
+        .await
+        .unwrap();
+    put(&second, None, b"plain".to_vec()).await.unwrap();
+
+    let endpoint = t.server.endpoint();
+    let (default, marked) = tokio::task::spawn_blocking(move || {
+        (
+            kwb_with_stderr(&endpoint, &["read", "--stream", stream, "--json"]),
+            kwb_with_stderr(
+                &endpoint,
+                &["read", "--stream", stream, "--json", "--show-dropped"],
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    let data_of = |out: &str| -> Vec<(String, bool)> {
+        out.lines()
+            .map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(r["data"].as_str().unwrap())
+                    .unwrap();
+                (
+                    String::from_utf8(data).unwrap(),
+                    r["kcl_drops"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (out, err) = default;
+    let mut shown = data_of(&out);
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("kept 1".to_string(), false),
+            ("kept 2".to_string(), false),
+            ("plain".to_string(), false)
+        ]
+    );
+    assert!(err.contains("2 records not shown"), "{err}");
+    let (out, err) = marked;
+    let mut shown = data_of(&out);
+    shown.sort();
+    assert_eq!(shown.len(), 5);
+    assert!(shown.contains(&("in range".to_string(), true)));
+    assert!(shown.contains(&("out of range".to_string(), true)));
+    assert!(!err.contains("not shown"), "{err}");
+}

@@ -13,10 +13,10 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Loopback port to listen on (default: any free port).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub port: u16,
     /// Stop after this many seconds without a request (default: run until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub idle_exit: Option<u64>,
 }
 

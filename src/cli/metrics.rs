@@ -23,7 +23,8 @@ pub struct MetricsArgs {
     #[arg(long, value_enum)]
     pub source: Option<Source>,
     /// How far back to look, in minutes (the server keeps 10).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1440))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1440),
+          allow_hyphen_values = true)]
     pub minutes: u16,
     /// One JSON object per reading instead of a table.
     #[arg(long, conflicts_with = "csv")]

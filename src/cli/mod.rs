@@ -70,7 +70,7 @@ pub struct TargetFlags {
     #[arg(long, global = true)]
     pub aws: bool,
     /// Longest a control-plane call (describe, list, create) may take, retries included.
-    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs, allow_hyphen_values = true)]
     pub api_timeout: f64,
     /// Endpoint from the profile, used when neither the flag nor the environment names one.
     #[arg(skip)]
@@ -110,7 +110,7 @@ pub struct StreamArgs {
     #[arg(long, env = "KWB_STREAM", hide_env_values = true, default_value = DEFAULT_STREAM)]
     pub stream: String,
     /// Shards of the stream when kwb creates it (embedded server only).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true)]
     pub shards: u32,
 }
 

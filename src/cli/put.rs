@@ -3,14 +3,16 @@
 use crate::cli::summary::{Resolved, Run, Summary, Tally};
 use crate::cli::{open_stream, StreamArgs, TargetFlags};
 use crate::compose::keys::{KeyPicker, KeyStrategy, STRATEGY_HELP};
+use crate::compose::lines::LineFeed;
 use crate::compose::payload::Payloads;
-use crate::compose::rate::RateShape;
+use crate::compose::rate::{Due, RateShape};
 use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
-use crate::producer::config::ProducerConfig;
+use crate::producer::config::{ProducerConfig, MAX_RATE_LIMIT_PERCENT, MIN_RATE_LIMIT_PERCENT};
 use crate::producer::Producer;
 use anyhow::Context;
 use clap::Args;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufReader, IsTerminal, Read};
 use std::path::PathBuf;
@@ -22,14 +24,21 @@ pub struct PutArgs {
     #[command(flatten)]
     pub stream: StreamArgs,
     /// How many records to send (default 1000; with --lines, every line).
-    #[arg(long, conflicts_with = "duration")]
+    #[arg(long, conflicts_with = "duration", allow_hyphen_values = true)]
     pub count: Option<u64>,
-    /// Send for this many seconds instead of a count.
-    #[arg(long, value_name = "SECS")]
+    /// Send for this many seconds instead of a count (above 0, at most a year).
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub duration: Option<f64>,
     /// Rate shape: R (records/s), constant:R, ramp:FROM:TO:SECS, burst:R:ON_SECS:OFF_SECS,
-    /// sine:LOW:HIGH:PERIOD_SECS or max (as fast as the producer accepts; the default).
-    #[arg(long, value_name = "SHAPE", default_value = "max")]
+    /// sine:LOW:HIGH:PERIOD_SECS or max (as fast as the producer accepts; the default). Rates
+    /// from 0 to 10000000 records/s; a shape that levels off at 0 ends the run when it has sent
+    /// all it ever will.
+    #[arg(
+        long,
+        value_name = "SHAPE",
+        default_value = "max",
+        allow_hyphen_values = true
+    )]
     pub rate: RateShape,
     /// Partition-key strategy: random, fixed:KEY, ehk:DECIMAL, shard-round-robin,
     /// field:JSON_POINTER, zipf:N:S or seq. `--key help` explains each.
@@ -49,26 +58,53 @@ pub struct PutArgs {
         long,
         default_value_t = 100,
         value_name = "BYTES",
-        group = "data_source"
+        group = "data_source",
+        allow_hyphen_values = true
     )]
     pub size: usize,
     /// Seed for random keys and data, so that runs repeat.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_hyphen_values = true)]
     pub seed: u64,
     /// Send every user record as its own Kinesis record.
     #[arg(long)]
     pub no_aggregate: bool,
-    /// Share of each shard's write limits the producer allows itself, in percent.
-    #[arg(long, default_value_t = 100.0, value_name = "PERCENT")]
+    /// Share of each shard's write limits the producer allows itself, in percent (0.1 to 1000).
+    #[arg(
+        long,
+        default_value_t = 100.0,
+        value_name = "PERCENT",
+        allow_hyphen_values = true
+    )]
     pub rate_limit: f64,
-    /// How long a record may wait to be batched, in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS")]
+    /// How long a record may wait to fill a request, aggregated or not, in milliseconds (at
+    /// most 60000).
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "MS",
+        allow_hyphen_values = true
+    )]
     pub max_buffered_ms: u64,
-    /// A record not delivered within this many seconds fails as expired.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    /// A record not delivered within this many seconds of being accepted fails as expired,
+    /// wherever it waits; no attempt starts after that (above 0, at most 86400).
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
     pub record_ttl: f64,
+    /// Longest one call of the producer (PutRecords, ListShards) may take before it counts as
+    /// failed and is tried again, in seconds (above 0, at most 300).
+    #[arg(
+        long,
+        default_value_t = 6.0,
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
+    pub request_timeout: f64,
     /// Largest record the stream accepts (key + data), in bytes: 1 MiB by default, up to 10 MiB.
-    #[arg(long, default_value_t = crate::producer::config::DEFAULT_MAX_RECORD_BYTES, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::producer::config::DEFAULT_MAX_RECORD_BYTES, value_name = "BYTES", allow_hyphen_values = true)]
     pub max_record_bytes: usize,
     /// Print one JSON object summarising the run, and nothing else, on stdout.
     #[arg(long)]
@@ -77,31 +113,41 @@ pub struct PutArgs {
 
 impl PutArgs {
     fn producer_config(&self) -> anyhow::Result<ProducerConfig> {
-        let positive = |field: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!(
-                    "{field} {v} is out of range: it must be above 0"
-                ))
-            }
-        };
-        positive("--record-ttl", self.record_ttl)?;
+        seconds_within("--record-ttl", self.record_ttl, MAX_RECORD_TTL_SECS)?;
+        seconds_within(
+            "--request-timeout",
+            self.request_timeout,
+            MAX_REQUEST_TIMEOUT_SECS,
+        )?;
         if let Some(duration) = self.duration {
-            positive("--duration", duration)?;
+            seconds_within("--duration", duration, MAX_DURATION_SECS)?;
+        }
+        if !(MIN_RATE_LIMIT_PERCENT..=MAX_RATE_LIMIT_PERCENT).contains(&self.rate_limit) {
+            anyhow::bail!(
+                "--rate-limit {:?} is out of range: it must be from {MIN_RATE_LIMIT_PERCENT} to {MAX_RATE_LIMIT_PERCENT} (percent of each shard's write limit)",
+                self.rate_limit
+            );
         }
         let config = ProducerConfig {
             aggregation: !self.no_aggregate,
             rate_limit_percent: self.rate_limit,
             max_buffered_time: Duration::from_millis(self.max_buffered_ms),
             record_ttl: Duration::from_secs_f64(self.record_ttl),
+            request_timeout: Duration::from_secs_f64(self.request_timeout),
             max_record_bytes: self.max_record_bytes,
             max_request_bytes: self
                 .max_record_bytes
                 .max(ProducerConfig::default().max_request_bytes),
             ..ProducerConfig::default()
         };
-        config.validate()?;
+        config.validate().map_err(|e| {
+            let flag = match e.field {
+                "max_record_bytes" => "--max-record-bytes",
+                "max_buffered_time" => "--max-buffered-ms",
+                other => other,
+            };
+            anyhow::anyhow!("{flag}: {e}")
+        })?;
         if self.size >= config.max_record_bytes {
             anyhow::bail!(
                 "--size {} plus a partition key of at least 1 byte is over the record limit of {} bytes (--max-record-bytes)",
@@ -132,12 +178,30 @@ impl PutArgs {
                 Template::parse(&text).with_context(|| format!("template {}", path.display()))?;
             Source::Template(template)
         } else if let Some(path) = &self.lines {
-            Source::Lines(open(path)?)
+            Source::Lines(LineFeed::spawn(open(path)?))
         } else if let Some(data) = &self.data {
             Source::Literal(data.clone().into_bytes())
         } else {
             Source::Sized(Payloads::new(self.size, self.seed))
         })
+    }
+}
+
+/// The longest `--record-ttl`: a day.
+const MAX_RECORD_TTL_SECS: f64 = 86_400.0;
+/// The longest `--request-timeout`: five minutes.
+const MAX_REQUEST_TIMEOUT_SECS: f64 = 300.0;
+/// The longest `--duration`: a year.
+const MAX_DURATION_SECS: f64 = 31_536_000.0;
+
+/// Checks a number of seconds given to `flag`: above 0 and at most `max`.
+fn seconds_within(flag: &str, value: f64, max: f64) -> anyhow::Result<()> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{flag} {value:?} is out of range: it must be above 0 and at most {max} seconds"
+        )
     }
 }
 
@@ -168,6 +232,42 @@ fn strategy_help() -> String {
         .collect()
 }
 
+/// Added to the longest a record can take to resolve, for the producer's own bookkeeping.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(2);
+
+/// Counts each record's outcome as it resolves, in any order: only records still unresolved are
+/// held, so memory stays bounded by the producer's limit however long the run.
+async fn tally_outcomes(
+    mut records: mpsc::UnboundedReceiver<Resolved>,
+    bar: ProgressBar,
+    metrics: std::sync::Arc<crate::producer::metrics::ProducerMetrics>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut unresolved = FuturesUnordered::new();
+    let mut open = true;
+    while open || !unresolved.is_empty() {
+        tokio::select! {
+            record = records.recv(), if open => match record {
+                Some(Resolved::Pending(pending)) => { unresolved.push(pending); continue; }
+                Some(Resolved::Refused { label, message }) => tally.add_failure(label, message),
+                None => { open = false; continue; }
+            },
+            Some(outcome) = unresolved.next(), if !unresolved.is_empty() => tally.add_outcome(&outcome),
+        }
+        bar.inc(1);
+        if tally.resolved() % 1024 == 0 {
+            let snap = metrics.snapshot(0);
+            bar.set_message(format!(
+                "ok {} failed {} throttled {}",
+                tally.ok(),
+                tally.failed(),
+                snap.sum(|s| s.throttled)
+            ));
+        }
+    }
+    tally
+}
+
 pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     if args.key == "help" {
         print!("{}", strategy_help());
@@ -182,26 +282,8 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let metrics = producer.metrics().clone();
     let bar = progress_bar(&args);
 
-    let (outcomes, mut pending) = mpsc::unbounded_channel::<Resolved>();
-    let tally_bar = bar.clone();
-    let tally_metrics = metrics.clone();
-    let tally = tokio::spawn(async move {
-        let mut tally = Tally::default();
-        while let Some(resolved) = pending.recv().await {
-            tally.add(resolved).await;
-            tally_bar.inc(1);
-            if tally.resolved() % 1024 == 0 {
-                let snap = tally_metrics.snapshot(0);
-                tally_bar.set_message(format!(
-                    "ok {} failed {} throttled {}",
-                    tally.ok(),
-                    tally.failed(),
-                    snap.sum(|s| s.throttled)
-                ));
-            }
-        }
-        tally
-    });
+    let (outcomes, pending) = mpsc::unbounded_channel::<Resolved>();
+    let tally = tokio::spawn(tally_outcomes(pending, bar.clone(), metrics.clone()));
 
     let keys = KeyPicker::new(strategy, &producer.shard_map(), args.seed);
     let mut composer = Composer::new(source, keys, args.seed);
@@ -217,7 +299,12 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     while sent < count && end.is_none_or(|e| Instant::now() < e) {
-        if let Some(due) = args.rate.due(sent).map(|d| start + d) {
+        let due = match args.rate.due(sent) {
+            Due::Now => None,
+            Due::At(after) => Some(start + after),
+            Due::Never => break,
+        };
+        if let Some(due) = due {
             if end.is_some_and(|e| due >= e) {
                 break;
             }
@@ -226,6 +313,12 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
                     _ = &mut ctrl_c => { interrupted = true; break; }
                     _ = tokio::time::sleep_until(due.into()) => {}
                 }
+            }
+        }
+        if let Some(feed) = composer.line_feed() {
+            tokio::select! {
+                _ = &mut ctrl_c => { interrupted = true; break; }
+                _ = feed.wait() => {}
             }
         }
         let record = match composer.next(sent, &producer.shard_map()) {
@@ -260,8 +353,10 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     drop(outcomes);
     // The producer's own map (kept fresh while it ran) lists the shards for the summary.
     let map = producer.shard_map();
-    // Everything accepted gets its TTL to resolve; what cannot make it is reported.
-    let grace = config.record_ttl + config.request_timeout;
+    // Everything accepted resolves within its TTL, plus a request that started just before it ran
+    // out; the grace covers both, so that only a producer that stopped working reports records
+    // undelivered at shutdown.
+    let grace = config.record_ttl + config.request_timeout + SHUTDOWN_MARGIN;
     let report = tokio::select! {
         report = producer.shutdown(grace) => report,
         _ = tokio::signal::ctrl_c() => {

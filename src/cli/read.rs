@@ -25,7 +25,7 @@ pub struct ReadArgs {
     pub shard: Option<String>,
     /// Where to start: trim-horizon, latest, a time (RFC 3339 or epoch seconds) or a sequence
     /// number (with --shard). Default: trim-horizon, or latest with --follow.
-    #[arg(long, value_name = "POSITION")]
+    #[arg(long, value_name = "POSITION", allow_hyphen_values = true)]
     pub from: Option<StartAt>,
     /// Keep reading new records (and the children of split or merged shards) until Ctrl-C.
     #[arg(long)]
@@ -35,7 +35,7 @@ pub struct ReadArgs {
     #[arg(long)]
     pub efo: bool,
     /// Stop after this many user records.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub limit: Option<u64>,
     /// How to show record data in text output.
     #[arg(long, value_enum, default_value = "text")]
@@ -43,6 +43,11 @@ pub struct ReadArgs {
     /// One JSON object per line per user record, with the data in base64.
     #[arg(long)]
     pub json: bool,
+    /// Also show the records a KCL consumer never sees, marked: the KCL drops an aggregate whole
+    /// when any of its records hashes outside the shard it was read from. Without this flag they
+    /// are left out and counted on stderr.
+    #[arg(long)]
+    pub show_dropped: bool,
 }
 
 fn arrival(record: &ReadRecord) -> String {
@@ -76,11 +81,17 @@ pub fn line(record: &ReadRecord, json_lines: bool, format: DataFormat) -> String
             "aggregated": record.aggregated,
             "arrival_time": arrival(record),
             "data": base64::engine::general_purpose::STANDARD.encode(&record.data),
+            "kcl_drops": record.kcl_drops,
         })
         .to_string()
     } else {
         format!(
-            "{} {}/{} {} {} {}",
+            "{}{} {}/{} {} {} {}",
+            if record.kcl_drops {
+                "[dropped by the KCL] "
+            } else {
+                ""
+            },
             record.shard_id,
             record.sequence_number,
             record.sub_sequence_number,
@@ -109,6 +120,7 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
     let reader = tokio::spawn(async move { read(&client, &options, tx).await });
     let limit = args.limit.unwrap_or(u64::MAX);
     let mut shown = 0u64;
+    let mut dropped = 0u64;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let ctrl_c = tokio::signal::ctrl_c();
@@ -117,6 +129,10 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
         tokio::select! {
             record = rx.recv() => {
                 let Some(record) = record else { break };
+                if record.kcl_drops && !args.show_dropped {
+                    dropped += 1;
+                    continue;
+                }
                 if writeln!(out, "{}", line(&record, args.json, args.format)).is_err() {
                     break; // stdout closed (e.g. piped into head)
                 }
@@ -130,6 +146,11 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
     }
     let _ = out.flush();
     drop(rx);
+    if dropped > 0 {
+        eprintln!(
+            "note: {dropped} records not shown: they are in aggregates with a record outside the shard they were read from, which a KCL consumer drops whole (--show-dropped shows them, marked)"
+        );
+    }
     match reader.await? {
         Ok(()) => Ok(0),
         Err(message) if shown >= limit => {

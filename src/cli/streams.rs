@@ -3,7 +3,7 @@
 use crate::cli::{open_stream, StreamArgs, TargetFlags, DEFAULT_STREAM};
 use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{self, Capacity};
-use crate::kinesis::client::connect;
+use crate::kinesis::client::{connect, Connection};
 use crate::kinesis::hash_key::{validate_partition_key, HashKey};
 use crate::kinesis::shard_map::list_shards;
 use clap::{Args, Subcommand};
@@ -32,7 +32,12 @@ pub enum StreamsAction {
     Create {
         name: String,
         /// Provisioned shards.
-        #[arg(long, default_value_t = 4, conflicts_with = "on_demand")]
+        #[arg(
+            long,
+            default_value_t = 4,
+            conflicts_with = "on_demand",
+            allow_hyphen_values = true
+        )]
         shards: u32,
         /// On-demand capacity instead of provisioned shards.
         #[arg(long)]
@@ -60,12 +65,26 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 pub async fn run(target: &TargetFlags, args: StreamsArgs) -> anyhow::Result<i32> {
+    let action = args.action.unwrap_or(StreamsAction::List);
+    if let StreamsAction::Describe { name }
+    | StreamsAction::Create { name, .. }
+    | StreamsAction::Delete { name, .. } = &action
+    {
+        admin::validate_stream_name(name)?;
+    }
     let connection = connect(&target.into()).await?;
+    act(&connection, action, args.json)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#} (target: {})", connection.target))
+}
+
+/// Carries out one `kwb streams` action on a connected target.
+async fn act(connection: &Connection, action: StreamsAction, json: bool) -> anyhow::Result<i32> {
     let client = &connection.admin;
-    match args.action.unwrap_or(StreamsAction::List) {
+    match action {
         StreamsAction::List => {
             let names = admin::list_streams(client).await?;
-            if args.json {
+            if json {
                 println!("{}", json!({ "streams": names }));
             } else {
                 names.iter().for_each(|n| println!("{n}"));
@@ -73,7 +92,7 @@ pub async fn run(target: &TargetFlags, args: StreamsArgs) -> anyhow::Result<i32>
         }
         StreamsAction::Describe { name } => {
             let summary = admin::describe(client, &name).await?;
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
                 let metrics = if summary.shard_level_metrics.is_empty() {
@@ -103,7 +122,6 @@ pub async fn run(target: &TargetFlags, args: StreamsArgs) -> anyhow::Result<i32>
             eprintln!("created {name} on {}", connection.target);
         }
         StreamsAction::Delete { name, yes } => {
-            admin::validate_stream_name(&name)?;
             if !yes && !confirm(&format!("delete stream {name} on {}?", connection.target))? {
                 eprintln!("not deleted");
                 return Ok(1);

@@ -38,20 +38,14 @@ pub enum Resolved {
 }
 
 impl Tally {
-    /// Counts one record, waiting for its outcome if it is still pending.
-    pub async fn add(&mut self, resolved: Resolved) {
-        match resolved {
-            Resolved::Pending(pending) => self.add_outcome(&pending.await),
-            Resolved::Refused { label, message } => self.add_failure(label, message),
-        }
-    }
-
-    fn add_failure(&mut self, label: String, message: String) {
+    /// Counts a record refused before it was queued.
+    pub fn add_failure(&mut self, label: String, message: String) {
         *self.failed_by_reason.entry(label).or_default() += 1;
         self.first_failure.get_or_insert(message);
     }
 
-    fn add_outcome(&mut self, outcome: &Outcome) {
+    /// Counts a record's outcome.
+    pub fn add_outcome(&mut self, outcome: &Outcome) {
         let us = (outcome.latency().as_micros() as u64).clamp(1, 3_600_000_000);
         self.latency_us.record(us).ok();
         match outcome {

@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod keys;
+pub mod lines;
 pub mod payload;
 pub mod rate;
 pub mod template;
@@ -11,10 +12,10 @@ use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::shard_map::ShardMap;
 use crate::producer::record::NewRecord;
 use keys::{KeyPicker, PickError};
+use lines::LineFeed;
 use payload::Payloads;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::io::BufRead;
 use template::{RenderContext, Template};
 
 /// Where record data comes from.
@@ -23,7 +24,7 @@ pub enum Source {
     Sized(Payloads),
     Template(Template),
     /// One record per line (without its line ending), until the input ends.
-    Lines(Box<dyn BufRead + Send>),
+    Lines(LineFeed),
     /// The same bytes every time.
     Literal(Vec<u8>),
 }
@@ -51,6 +52,14 @@ impl Composer {
             keys,
             rng: SmallRng::seed_from_u64(seed),
             text: String::new(),
+        }
+    }
+
+    /// The line feed to wait on before `next`, when the data comes from lines.
+    pub fn line_feed(&mut self) -> Option<&mut LineFeed> {
+        match &mut self.source {
+            Source::Lines(feed) => Some(feed),
+            _ => None,
         }
     }
 
@@ -92,19 +101,10 @@ impl Composer {
                 );
                 self.text.as_bytes().to_vec()
             }
-            Source::Lines(reader) => {
-                let mut line = Vec::new();
-                if reader.read_until(b'\n', &mut line)? == 0 {
-                    return Ok(None);
-                }
-                if line.ends_with(b"\n") {
-                    line.pop();
-                    if line.ends_with(b"\r") {
-                        line.pop();
-                    }
-                }
-                line
-            }
+            Source::Lines(feed) => match feed.next_line() {
+                Some(line) => line?,
+                None => return Ok(None),
+            },
             Source::Literal(bytes) => bytes.clone(),
         }))
     }
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn lines_run_out_and_lose_their_endings() {
         let input = std::io::Cursor::new(b"one\r\ntwo\nthree".to_vec());
-        let (mut c, map) = composer(Source::Lines(Box::new(input)), "seq");
+        let (mut c, map) = composer(Source::Lines(LineFeed::spawn(Box::new(input))), "seq");
         let lines: Vec<_> = (0..4)
             .map_while(|i| c.next(i, &map).unwrap())
             .map(|r| r.data)

@@ -167,19 +167,23 @@ impl RateShape {
         }
     }
 
-    /// When record `n` (from 0) is due, from the start; `None` for `max` (always due).
-    pub fn due(&self, n: u64) -> Option<Duration> {
+    /// When record `n` (from 0) is due, counted from the start.
+    pub fn due(&self, n: u64) -> Due {
         match *self {
-            RateShape::Max => return None,
-            _ if n == 0 => return Some(Duration::ZERO),
-            RateShape::Constant(r) => return Some(Duration::from_secs_f64(n as f64 / r)),
+            RateShape::Max => return Due::Now,
+            _ if n == 0 => return Due::At(Duration::ZERO),
+            RateShape::Constant(r) => return Due::after_secs(n as f64 / r),
             _ => {}
         }
         let target = n as f64;
-        // The integral only grows: find an upper bound, then bisect.
+        // The integral never falls: find an upper bound, then bisect. A shape that levels off
+        // (a ramp down to 0) may never reach `n`.
         let mut hi = 1.0;
         while self.records_by(hi) < target {
             hi *= 2.0;
+            if hi > LAST_DUE_SECS {
+                return Due::Never;
+            }
         }
         let mut lo = 0.0;
         for _ in 0..60 {
@@ -190,7 +194,32 @@ impl RateShape {
                 hi = mid;
             }
         }
-        Some(Duration::from_secs_f64(hi))
+        Due::after_secs(hi)
+    }
+}
+
+/// Past this many seconds from the start (about 300 years) a record counts as never due.
+const LAST_DUE_SECS: f64 = 1e10;
+
+/// When a record is due under a rate shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Due {
+    /// As soon as the producer takes it (`max`).
+    Now,
+    /// This long after the start.
+    At(Duration),
+    /// Never: the shape has sent all it ever will (a ramp down to 0), or the wait is too long to
+    /// measure.
+    Never,
+}
+
+impl Due {
+    fn after_secs(secs: f64) -> Due {
+        if secs.is_finite() && secs <= LAST_DUE_SECS {
+            Due::At(Duration::from_secs_f64(secs.max(0.0)))
+        } else {
+            Due::Never
+        }
     }
 }
 
@@ -275,22 +304,41 @@ mod tests {
         }
     }
 
+    fn secs(due: Due) -> f64 {
+        match due {
+            Due::At(d) => d.as_secs_f64(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shape_that_levels_off_or_crawls_says_never_instead_of_waiting_forever() {
+        // 100 -> 0 over 0.1 s: its integral reaches 5 at 0.1 s and never 6.
+        let down = shape("ramp:100:0:0.1");
+        assert!(matches!(down.due(5), Due::At(_)));
+        assert_eq!(down.due(6), Due::Never);
+        assert_eq!(down.due(u64::MAX), Due::Never);
+        assert_eq!(shape("1e-300").due(1_000_000), Due::Never);
+        assert_eq!(shape("0.001").due(u64::MAX), Due::Never);
+        assert_eq!(shape("burst:0.001:0.001:10000000").due(10), Due::Never);
+    }
+
     #[test]
     fn records_are_due_where_the_integral_reaches_them() {
-        assert_eq!(shape("max").due(5), None);
-        assert_eq!(shape("100").due(0), Some(Duration::ZERO));
-        let due = shape("100").due(250).unwrap().as_secs_f64();
+        assert_eq!(shape("max").due(5), Due::Now);
+        assert_eq!(shape("100").due(0), Due::At(Duration::ZERO));
+        let due = secs(shape("100").due(250));
         assert!((due - 2.5).abs() < 1e-6, "{due}");
         // Nothing is due during a burst's off time.
         let burst = shape("burst:1000:1:2");
-        let after_first_burst = burst.due(1000).unwrap().as_secs_f64();
-        let first_of_second = burst.due(1001).unwrap().as_secs_f64();
+        let after_first_burst = secs(burst.due(1000));
+        let first_of_second = secs(burst.due(1001));
         assert!(
             after_first_burst <= 1.0 + 1e-6 && first_of_second >= 3.0,
             "{after_first_burst} {first_of_second}"
         );
         let ramp = shape("ramp:0:100:10");
         // 0 -> 100 over 10 s is 500 records; the 125th is due at 5 s.
-        assert!((ramp.due(125).unwrap().as_secs_f64() - 5.0).abs() < 1e-6);
+        assert!((secs(ramp.due(125)) - 5.0).abs() < 1e-6);
     }
 }

@@ -126,7 +126,7 @@ pub fn validate_endpoint(field: &'static str, value: &str) -> Result<(), TargetE
     } else {
         Err(TargetError::BadEndpoint {
             field,
-            value: value.to_string(),
+            value: redact_url(value),
         })
     }
 }

@@ -6,8 +6,8 @@
 //! the children of a shard that closes (a split or merge) are read from their beginning.
 
 use crate::errors::describe;
-use crate::kinesis::shard_map::list_shards;
-use crate::producer::aggregation::deaggregate;
+use crate::kinesis::shard_map::{list_shards, ShardInfo};
+use crate::producer::aggregation::{deaggregate, kcl_accepts};
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use aws_sdk_kinesis::Client;
@@ -59,6 +59,9 @@ pub struct ReadRecord {
     pub explicit_hash_key: Option<String>,
     pub arrival_time: Option<SystemTime>,
     pub data: Vec<u8>,
+    /// The KCL drops this record: it is in an aggregate with a sub-record whose hash key lies
+    /// outside the shard it was read from (the KCL drops such an aggregate whole).
+    pub kcl_drops: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -98,14 +101,15 @@ async fn read_with(
     let map = list_shards(client, &options.stream)
         .await
         .map_err(|e| describe(&e))?;
-    let shards: Vec<String> = match &options.shard {
+    let shards: Vec<ShardInfo> = match &options.shard {
         Some(id) => {
-            map.get(id)
+            let shard = map
+                .get(id)
                 .ok_or_else(|| format!("stream {:?} has no shard {id:?}", options.stream))?;
-            vec![id.clone()]
+            vec![shard.clone()]
         }
-        None if options.follow => map.open_shards().map(|s| s.shard_id.clone()).collect(),
-        None => map.shards().iter().map(|s| s.shard_id.clone()).collect(),
+        None if options.follow => map.open_shards().cloned().collect(),
+        None => map.shards().to_vec(),
     };
     if matches!(options.start, StartAt::Sequence(_)) && options.shard.is_none() {
         return Err(
@@ -127,10 +131,10 @@ async fn read_with(
         return Ok(());
     }
     let (closed_tx, mut closed_rx) = mpsc::unbounded_channel::<String>();
-    let mut started: HashSet<String> = shards.iter().cloned().collect();
+    let mut started: HashSet<String> = shards.iter().map(|s| s.shard_id.clone()).collect();
     let mut tasks = tokio::task::JoinSet::new();
     let spawn =
-        |tasks: &mut tokio::task::JoinSet<Result<(), String>>, shard: String, start: StartAt| {
+        |tasks: &mut tokio::task::JoinSet<Result<(), String>>, shard: ShardInfo, start: StartAt| {
             let (client, options, out, closed) = (
                 client.clone(),
                 options.clone(),
@@ -140,7 +144,7 @@ async fn read_with(
             let consumer = consumer.map(str::to_string);
             tasks.spawn(async move {
                 read_shard(&client, &options, consumer.as_deref(), &shard, start, &out).await?;
-                let _ = closed.send(shard);
+                let _ = closed.send(shard.shard_id);
                 Ok(())
             });
         };
@@ -157,7 +161,7 @@ async fn read_with(
                 let map = list_shards(client, &options.stream).await.map_err(|e| describe(&e))?;
                 for child in map.shards().iter().filter(|s| s.parent_shard_id.as_deref() == Some(&closed)) {
                     if started.insert(child.shard_id.clone()) {
-                        spawn(&mut tasks, child.shard_id.clone(), StartAt::TrimHorizon);
+                        spawn(&mut tasks, child.clone(), StartAt::TrimHorizon);
                     }
                 }
             }
@@ -168,7 +172,7 @@ async fn read_with(
 
 /// Enhanced fan-out: a consumer of our own and a subscription per shard.
 mod efo {
-    use super::{send_user_records, ReadRecord, StartAt};
+    use super::{send_user_records, ReadRecord, ShardInfo, StartAt};
     use crate::errors::describe;
     use aws_sdk_kinesis::primitives::DateTime;
     use aws_sdk_kinesis::types::{
@@ -259,19 +263,20 @@ mod efo {
         client: &Client,
         consumer: &str,
         follow: bool,
-        shard: &str,
+        shard: &ShardInfo,
         mut start: StartAt,
         out: &mpsc::Sender<ReadRecord>,
     ) -> Result<(), String> {
+        let shard_id = &shard.shard_id;
         loop {
             let mut subscription = client
                 .subscribe_to_shard()
                 .consumer_arn(consumer)
-                .shard_id(shard)
+                .shard_id(shard_id)
                 .starting_position(position(&start))
                 .send()
                 .await
-                .map_err(|e| format!("SubscribeToShard on {shard}: {}", describe(&e)))?;
+                .map_err(|e| format!("SubscribeToShard on {shard_id}: {}", describe(&e)))?;
             loop {
                 let event = tokio::select! {
                     event = subscription.event_stream.recv() => event,
@@ -282,7 +287,9 @@ mod efo {
                     Ok(Some(_)) => continue,
                     // The subscription ran its course: subscribe again from where it stopped.
                     Ok(None) => break,
-                    Err(e) => return Err(format!("SubscribeToShard on {shard}: {}", describe(&e))),
+                    Err(e) => {
+                        return Err(format!("SubscribeToShard on {shard_id}: {}", describe(&e)))
+                    }
                 };
                 for record in event.records() {
                     if !send_user_records(shard, record, out).await {
@@ -329,14 +336,13 @@ async fn iterator(
     Ok(answer.shard_iterator().map(str::to_string))
 }
 
-/// Reads one shard; returns when it is read to its end (closed, or caught up when not
-/// following) or `out` is closed.
-/// Reads one shard, by subscription when there is a consumer, else by polling.
+/// Reads one shard, by subscription when there is a consumer, else by polling; returns when it is
+/// read to its end (closed, or caught up when not following) or `out` is closed.
 async fn read_shard(
     client: &Client,
     options: &ReadOptions,
     consumer: Option<&str>,
-    shard: &str,
+    shard: &ShardInfo,
     start: StartAt,
     out: &mpsc::Sender<ReadRecord>,
 ) -> Result<(), String> {
@@ -346,18 +352,25 @@ async fn read_shard(
     }
 }
 
-/// Sends a Kinesis record's user records; false when `out` is closed.
-async fn send_user_records(shard: &str, record: &Record, out: &mpsc::Sender<ReadRecord>) -> bool {
+/// Sends a Kinesis record's user records, each marked when the KCL would drop it; false when
+/// `out` is closed.
+async fn send_user_records(
+    shard: &ShardInfo,
+    record: &Record,
+    out: &mpsc::Sender<ReadRecord>,
+) -> bool {
     let arrival = record
         .approximate_arrival_timestamp()
         .and_then(|t| SystemTime::try_from(*t).ok());
-    for user in deaggregate(
+    let users = deaggregate(
         record.partition_key().unwrap_or_default(),
         None,
         record.data().as_ref(),
-    ) {
+    );
+    let kcl_drops = !kcl_accepts(&users, shard);
+    for user in users {
         let read = ReadRecord {
-            shard_id: shard.to_string(),
+            shard_id: shard.shard_id.clone(),
             sequence_number: record.sequence_number().to_string(),
             sub_sequence_number: user.sub_sequence_number,
             aggregated: user.aggregated,
@@ -365,6 +378,7 @@ async fn send_user_records(shard: &str, record: &Record, out: &mpsc::Sender<Read
             explicit_hash_key: user.explicit_hash_key,
             arrival_time: arrival,
             data: user.data,
+            kcl_drops,
         };
         if out.send(read).await.is_err() {
             return false;
@@ -377,11 +391,12 @@ async fn send_user_records(shard: &str, record: &Record, out: &mpsc::Sender<Read
 async fn poll_shard(
     client: &Client,
     options: &ReadOptions,
-    shard: &str,
+    shard: &ShardInfo,
     start: StartAt,
     out: &mpsc::Sender<ReadRecord>,
 ) -> Result<(), String> {
-    let mut it = iterator(client, &options.stream, shard, &start).await?;
+    let shard_id = &shard.shard_id;
+    let mut it = iterator(client, &options.stream, shard_id, &start).await?;
     let mut last_sequence: Option<String> = None;
     let mut backoff = Duration::from_millis(200);
     while let Some(current) = it.take() {
@@ -400,7 +415,7 @@ async fn poll_shard(
                         Some(seq) => StartAt::AfterSequence(seq.clone()),
                         None => start.clone(),
                     };
-                    it = iterator(client, &options.stream, shard, &resume).await?;
+                    it = iterator(client, &options.stream, shard_id, &resume).await?;
                     continue;
                 }
                 if service.is_some_and(|s| s.is_provisioned_throughput_exceeded_exception()) {
@@ -409,7 +424,7 @@ async fn poll_shard(
                     it = Some(current);
                     continue;
                 }
-                return Err(format!("GetRecords on {shard}: {}", describe(&e)));
+                return Err(format!("GetRecords on {shard_id}: {}", describe(&e)));
             }
         };
         backoff = Duration::from_millis(200);

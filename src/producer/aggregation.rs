@@ -6,9 +6,11 @@
 //!
 //! The [`Aggregator`] encodes each record as it arrives, so its exact final size is always known
 //! and the limit is never overshot. Which records may share an aggregate (the same predicted
-//! shard) is the pipeline's decision; this module only encodes and decodes.
+//! shard) is the pipeline's decision; this module encodes, decodes, and says which aggregates the
+//! KCL accepts from a shard ([`kcl_accepts`]).
 
 use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::shard_map::ShardInfo;
 use md5::{Digest, Md5};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
@@ -249,6 +251,22 @@ pub fn deaggregate(
             sub_sequence_number: 0,
             aggregated: false,
         }]
+    })
+}
+
+/// Whether the KCL hands the user records of one Kinesis record, read from `shard`, to its
+/// consumer. It drops an aggregate whole (every sub-record, with a warning) when any sub-record's
+/// hash key lies outside the shard's range; a plain record is never checked.
+pub fn kcl_accepts(records: &[UserRecordData], shard: &ShardInfo) -> bool {
+    records.iter().all(|r| {
+        if !r.aggregated {
+            return true;
+        }
+        let hash_key = match &r.explicit_hash_key {
+            Some(ehk) => HashKey::parse_explicit(ehk).ok(),
+            None => Some(HashKey::of_partition_key(&r.partition_key)),
+        };
+        hash_key.is_some_and(|k| shard.contains(k))
     })
 }
 

@@ -73,6 +73,7 @@ mod tests {
             data: Bytes::from(vec![0u8; bytes - 1]),
             members: Vec::new(),
             deadline: Instant::now(),
+            expires: Instant::now(),
         }
     }
 

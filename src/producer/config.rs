@@ -9,6 +9,9 @@ pub const SHARD_BYTES_PER_SEC: f64 = 1024.0 * 1024.0;
 pub const PUT_RECORDS_MAX_ENTRIES: usize = 500;
 /// Default most bytes (partition keys + data) in one PutRecords request.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
+/// The range of the producer's share of each shard's write limits, in percent.
+pub const MIN_RATE_LIMIT_PERCENT: f64 = 0.1;
+pub const MAX_RATE_LIMIT_PERCENT: f64 = 1000.0;
 /// Default most bytes (partition key + data) of one record.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
 
@@ -40,7 +43,7 @@ pub struct ProducerConfig {
     pub max_concurrent_requests: usize,
     /// How long one PutRecords request may take before it counts as failed.
     pub request_timeout: Duration,
-    /// First retry delay; doubles with each attempt, with full jitter.
+    /// First retry delay; doubles with each attempt, with equal jitter (see `retry::backoff`).
     pub retry_base_delay: Duration,
     /// Longest retry delay.
     pub retry_max_delay: Duration,
@@ -151,10 +154,10 @@ impl ProducerConfig {
             "at most 60 s",
         )?;
         check(
-            self.rate_limit_percent > 0.0 && self.rate_limit_percent <= 1000.0,
+            (MIN_RATE_LIMIT_PERCENT..=MAX_RATE_LIMIT_PERCENT).contains(&self.rate_limit_percent),
             "rate_limit_percent",
             self.rate_limit_percent.to_string(),
-            "above 0 and at most 1000",
+            "from 0.1 to 1000",
         )?;
         check(
             self.max_outstanding_records > 0 && self.max_concurrent_requests > 0,

@@ -24,9 +24,11 @@ use metrics::ProducerMetrics;
 use outcome::{Failure, FailureReason, Outcome};
 use pipeline::{BatchResult, Pipeline};
 use record::{KinesisRecord, NewRecord, Permits, UserRecord};
+use retry::AttemptError;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore, TryAcquireError};
@@ -93,6 +95,7 @@ enum Command {
 pub struct PendingOutcome {
     receiver: oneshot::Receiver<Outcome>,
     arrived: Instant,
+    failure: DriverFailure,
 }
 
 impl Future for PendingOutcome {
@@ -100,14 +103,15 @@ impl Future for PendingOutcome {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let arrived = self.arrived;
+        let failure = self.failure.clone();
         Pin::new(&mut self.receiver).poll(cx).map(|result| {
-            // The record was dropped unresolved: it was in flight when the producer stopped.
+            // Dropped unresolved: only a producer that failed drops a record.
             result.unwrap_or_else(|_| {
+                let why = failure.get().map_or("the producer stopped", String::as_str);
                 Outcome::Failed(Failure {
-                    reason: FailureReason::Shutdown(
-                        "in flight when the producer stopped; it may or may not have been written"
-                            .into(),
-                    ),
+                    reason: FailureReason::ProducerFailed(format!(
+                        "{why}; the record may or may not have been written"
+                    )),
                     attempts: 0,
                     latency: arrived.elapsed(),
                 })
@@ -116,8 +120,12 @@ impl Future for PendingOutcome {
     }
 }
 
+/// Why the producer's driver task stopped working, once it has (a panic, with its message).
+type DriverFailure = Arc<OnceLock<String>>;
+
 pub struct Producer {
     inbox: mpsc::UnboundedSender<Command>,
+    failure: DriverFailure,
     records: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
     metrics: Arc<ProducerMetrics>,
@@ -153,16 +161,18 @@ impl Producer {
             commands,
             map_tx,
             in_flight: JoinSet::new(),
-            in_flight_records: 0,
+            batches: HashMap::new(),
         };
+        let failure = DriverFailure::default();
         Ok(Producer {
             inbox,
+            failure: failure.clone(),
             records: Arc::new(Semaphore::new(config.max_outstanding_records)),
             bytes: Arc::new(Semaphore::new(config.max_outstanding_bytes)),
             metrics,
             shard_map: map_rx,
             config,
-            driver: tokio::spawn(driver.run()),
+            driver: tokio::spawn(supervised(driver.run(), failure)),
         })
     }
 
@@ -173,6 +183,11 @@ impl Producer {
     /// User records accepted and not yet resolved.
     pub fn outstanding(&self) -> usize {
         self.config.max_outstanding_records - self.records.available_permits()
+    }
+
+    /// What stopped the producer, if it failed (its records then fail as `ProducerFailed`).
+    pub fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
     }
 
     /// The shard map the producer currently routes by.
@@ -200,7 +215,11 @@ impl Producer {
         self.inbox
             .send(Command::Put(user))
             .map_err(|_| PutError::Stopped)?;
-        Ok(PendingOutcome { receiver, arrived })
+        Ok(PendingOutcome {
+            receiver,
+            arrived,
+            failure: self.failure.clone(),
+        })
     }
 
     /// Accepts a record, waiting while the producer holds its maximum of records or bytes.
@@ -292,8 +311,6 @@ impl Producer {
     }
 }
 
-type SendDone = (Vec<KinesisRecord>, BatchResult);
-
 /// The task that owns the pipeline.
 struct Driver {
     client: Client,
@@ -302,8 +319,10 @@ struct Driver {
     pipeline: Pipeline,
     commands: mpsc::UnboundedReceiver<Command>,
     map_tx: watch::Sender<Arc<ShardMap>>,
-    in_flight: JoinSet<SendDone>,
-    in_flight_records: usize,
+    /// The PutRecords requests under way; each one's batch stays here, in `batches`, so that
+    /// whatever becomes of the request (an answer, a timeout, a panic) its records resolve.
+    in_flight: JoinSet<BatchResult>,
+    batches: HashMap<tokio::task::Id, Vec<KinesisRecord>>,
 }
 
 impl Driver {
@@ -332,9 +351,15 @@ impl Driver {
             if let Some((deadline, _)) = &shutdown {
                 if self.pipeline.outstanding() == 0 || now >= *deadline {
                     let (_, done) = shutdown.take().expect("shutdown");
-                    let undelivered = self.pipeline.fail_all("shutdown deadline reached", now)
-                        + self.in_flight_records;
                     self.in_flight.abort_all();
+                    let mut undelivered = self.pipeline.fail_all("shutdown deadline reached", now);
+                    for (_, batch) in self.batches.drain() {
+                        undelivered += self.pipeline.abandon(
+                            batch,
+                            "in flight at the shutdown deadline; it may or may not have been written",
+                            now,
+                        );
+                    }
                     let _ = done.send(ShutdownReport { undelivered });
                     return;
                 }
@@ -346,10 +371,15 @@ impl Driver {
                 || now.saturating_duration_since(last_refresh) >= SHARD_MAP_PERIODIC_REFRESH;
             if wants_refresh && refresh.is_none() && now >= next_refresh {
                 let (client, stream) = (self.client.clone(), self.stream.clone());
+                let timeout = self.config.request_timeout;
                 refresh = Some(tokio::spawn(async move {
-                    list_shards(&client, &stream)
-                        .await
-                        .map_err(|e| crate::errors::describe(&e))
+                    match tokio::time::timeout(timeout, list_shards(&client, &stream)).await {
+                        Ok(listed) => listed.map_err(|e| crate::errors::describe(&e)),
+                        Err(_) => Err(format!(
+                            "ListShards did not answer within {} ms",
+                            timeout.as_millis()
+                        )),
+                    }
                 }));
             }
             let mut wake = self.pipeline.next_wakeup();
@@ -367,9 +397,16 @@ impl Driver {
                     .into(),
             );
             tokio::select! {
-                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
-                    if let Ok((batch, result)) = done {
-                        self.in_flight_records -= batch.iter().map(|k| k.members.len()).sum::<usize>();
+                Some(done) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    let (id, result) = match done {
+                        Ok((id, result)) => (id, result),
+                        // The request's task panicked or was cancelled: its records are retried.
+                        Err(error) => (error.id(), Err(AttemptError::transient(
+                            "SendTaskFailed",
+                            join_error_message(error),
+                        ))),
+                    };
+                    if let Some(batch) = self.batches.remove(&id) {
                         self.pipeline.on_result(batch, result, Instant::now());
                     }
                 }
@@ -434,16 +471,62 @@ impl Driver {
     }
 
     fn send(&mut self, batch: Vec<KinesisRecord>) {
-        self.in_flight_records += batch.iter().map(|k| k.members.len()).sum::<usize>();
+        let entries = match sender::request_entries(&batch) {
+            Ok(entries) => entries,
+            Err(error) => return self.pipeline.on_result(batch, Err(error), Instant::now()),
+        };
         let (client, stream, timeout) = (
             self.client.clone(),
             self.stream.clone(),
             self.config.request_timeout,
         );
-        self.in_flight.spawn(async move {
-            let result = sender::put_records(&client, &stream, &batch, timeout).await;
-            (batch, result)
-        });
+        let task = self
+            .in_flight
+            .spawn(async move { sender::put_records(&client, &stream, entries, timeout).await });
+        self.batches.insert(task.id(), batch);
+    }
+}
+
+/// Runs the driver, and if it panics keeps the message for every record it leaves unresolved
+/// (set before the driver's state, and with it the records, is dropped).
+async fn supervised(driver: impl Future<Output = ()>, failure: DriverFailure) {
+    let mut driver = Box::pin(driver);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => {
+                tracing::error!(
+                    message = panic_message(&*panic),
+                    "the producer's driver panicked"
+                );
+                let _ = failure.set(format!(
+                    "the producer failed: it panicked ({})",
+                    panic_message(&*panic)
+                ));
+                Poll::Ready(())
+            }
+        }
+    })
+    .await
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+fn join_error_message(error: tokio::task::JoinError) -> String {
+    if error.is_panic() {
+        format!(
+            "the request's task panicked: {}",
+            panic_message(&*error.into_panic())
+        )
+    } else {
+        "the request's task was cancelled".to_string()
     }
 }
 
@@ -457,6 +540,39 @@ pub fn refresh_backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn records_a_panicking_driver_leaves_behind_fail_with_the_panic() {
+        let failure = DriverFailure::default();
+        let (reply, receiver) = oneshot::channel();
+        let record = UserRecord::new(NewRecord::new("k", "data"), reply, Instant::now());
+        let pending = PendingOutcome {
+            receiver,
+            arrived: Instant::now(),
+            failure: failure.clone(),
+        };
+        let driver = async move {
+            let _holds = record;
+            tokio::task::yield_now().await;
+            panic!("bad state");
+        };
+        tokio::spawn(supervised(driver, failure.clone()))
+            .await
+            .unwrap();
+        let Outcome::Failed(f) = pending.await else {
+            panic!("delivered")
+        };
+        assert_eq!(
+            f.reason,
+            FailureReason::ProducerFailed(
+                "the producer failed: it panicked (bad state); the record may or may not have been written".into()
+            )
+        );
+        assert_eq!(
+            failure.get().map(String::as_str),
+            Some("the producer failed: it panicked (bad state)")
+        );
+    }
 
     #[test]
     fn shard_map_refresh_backs_off_to_thirty_seconds() {

@@ -58,6 +58,9 @@ pub enum FailureReason {
     /// The producer shut down before the record was delivered.
     #[error("not delivered before shutdown ({0})")]
     Shutdown(String),
+    /// The producer itself failed (a panic) while it held the record.
+    #[error("{0}")]
+    ProducerFailed(String),
 }
 
 impl FailureReason {
@@ -67,6 +70,7 @@ impl FailureReason {
             FailureReason::Expired { .. } => "Expired".to_string(),
             FailureReason::Rejected { code, .. } => code.clone(),
             FailureReason::Shutdown(_) => "Shutdown".to_string(),
+            FailureReason::ProducerFailed(_) => "ProducerFailed".to_string(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! the time, answers and shard maps, and sends the batches it hands out. That keeps every rule
 //! testable without a server and lets the benchmark drive the core directly.
 
-use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::hash_key::{HashKey, MAX_PARTITION_KEY_CHARS};
 use crate::kinesis::shard_map::ShardMap;
 use crate::producer::aggregation::{Aggregator, AGGREGATE_PARTITION_KEY};
 use crate::producer::collector::Collector;
@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One Kinesis record's result within a PutRecords answer.
 #[derive(Debug, Clone)]
@@ -46,6 +46,14 @@ struct ShardState {
     /// While the limiter holds the queue's head, when to look again.
     blocked_until: Option<Instant>,
     metrics: Arc<ShardMetrics>,
+}
+
+/// A Kinesis record the service wrote, with where and when.
+struct Landed {
+    record: KinesisRecord,
+    shard_id: String,
+    sequence: String,
+    answered: Instant,
 }
 
 /// A record waiting out its backoff.
@@ -77,6 +85,8 @@ pub struct Pipeline {
     shards: Vec<ShardState>,
     /// Records whose hash key no open shard in the map covers, waiting for a new map.
     unrouted: Vec<UserRecord>,
+    /// Aggregates written to a shard the map does not list, waiting for a map that does.
+    unjudged: Vec<Landed>,
     collector: Collector,
     ready: VecDeque<Vec<KinesisRecord>>,
     retries: BinaryHeap<Reverse<Waiting>>,
@@ -96,6 +106,7 @@ impl Pipeline {
             map: Arc::new(ShardMap::default()),
             shards: Vec::new(),
             unrouted: Vec::new(),
+            unjudged: Vec::new(),
             collector,
             ready: VecDeque::new(),
             retries: BinaryHeap::new(),
@@ -168,6 +179,9 @@ impl Pipeline {
         for record in reroute {
             self.route(record, now);
         }
+        for landed in std::mem::take(&mut self.unjudged) {
+            self.judge(landed, now);
+        }
     }
 
     /// Takes every user record buffered for a shard; they stop being pending there.
@@ -210,13 +224,27 @@ impl Pipeline {
         let config = &self.config;
         let shard = &mut self.shards[index];
         self.metrics.add_pending(&shard.metrics, 1);
+        // A record may wait the buffering time from when it arrived (or from now, for a retry) to
+        // gather company, aggregated or not; never past its TTL.
+        let start = if record.attempts == 0 {
+            record.arrived
+        } else {
+            now
+        };
+        let expires = record.arrived + config.record_ttl;
+        let deadline = (start + config.max_buffered_time).min(expires);
+        // The aggregate travels with the partition key "a", which counts against the record limit.
+        let key_len = AGGREGATE_PARTITION_KEY.len();
         let alone = Aggregator::encoded_len_alone(
             &record.partition_key,
             record.explicit_hash_key,
             record.data.len(),
         );
-        if !config.aggregation || alone > config.aggregation_max_bytes {
-            shard.queue.push_back(plain(shard.id.clone(), record, now));
+        if !config.aggregation || alone + key_len > config.aggregation_max_bytes {
+            enqueue(
+                &mut shard.queue,
+                plain(shard.id.clone(), record, deadline, expires),
+            );
             return;
         }
         let would_be = shard.aggregator.encoded_len_with(
@@ -225,17 +253,11 @@ impl Pipeline {
             record.data.len(),
         );
         if !shard.members.is_empty()
-            && (would_be > config.aggregation_max_bytes
+            && (would_be + key_len > config.aggregation_max_bytes
                 || shard.members.len() >= config.aggregation_max_count)
         {
-            close_aggregate(shard);
+            close_aggregate(shard, config.record_ttl);
         }
-        let start = if record.attempts == 0 {
-            record.arrived
-        } else {
-            now
-        };
-        let deadline = start + config.max_buffered_time;
         shard.deadline = Some(shard.deadline.map_or(deadline, |d| d.min(deadline)));
         shard.aggregator.add(
             &record.partition_key,
@@ -246,18 +268,28 @@ impl Pipeline {
     }
 
     /// Moves everything that is due along and returns the batches ready to send, at most `room`.
+    /// Records whose TTL has run out on the way fail as expired; no attempt starts for them.
     pub fn poll(&mut self, now: Instant, room: usize) -> Vec<Vec<KinesisRecord>> {
         self.expire_unrouted(now);
+        self.expire_unjudged(now);
         while self.retries.peek().is_some_and(|w| w.0.due <= now) {
             let Reverse(Waiting { record, .. }) = self.retries.pop().expect("peeked");
-            self.route(record, now);
+            if now >= record.arrived + self.config.record_ttl {
+                let metrics = self.metrics_for_key(record.hash_key);
+                self.fail_expired(record, "waited for a retry", &metrics, now);
+            } else {
+                self.route(record, now);
+            }
         }
-        for shard in &mut self.shards {
+        for index in 0..self.shards.len() {
+            let shard = &mut self.shards[index];
             if !shard.members.is_empty()
                 && (self.flushing || shard.deadline.is_some_and(|d| d <= now))
             {
-                close_aggregate(shard);
+                close_aggregate(shard, self.config.record_ttl);
             }
+            self.expire_queued(index, now);
+            let shard = &mut self.shards[index];
             if shard.blocked_until.is_some_and(|t| t > now) {
                 continue;
             }
@@ -278,8 +310,77 @@ impl Pipeline {
         {
             self.ready.push_back(self.collector.take());
         }
-        let n = room.min(self.ready.len());
-        self.ready.drain(..n).collect()
+        let mut out = Vec::with_capacity(room.min(self.ready.len()));
+        while out.len() < room {
+            let Some(batch) = self.ready.pop_front() else {
+                break;
+            };
+            let live: Vec<KinesisRecord> = batch
+                .into_iter()
+                .filter_map(|record| {
+                    self.without_expired(record, "waited for a free request slot", now)
+                })
+                .collect();
+            if !live.is_empty() {
+                out.push(live);
+            }
+        }
+        out
+    }
+
+    /// Fails the records at the front of a shard's queue whose TTL has run out while they waited
+    /// for the shard's write limit (the queue is kept in order of expiry).
+    fn expire_queued(&mut self, index: usize, now: Instant) {
+        while self.shards[index]
+            .queue
+            .front()
+            .is_some_and(|head| head.expires <= now)
+        {
+            let head = self.shards[index].queue.pop_front().expect("front");
+            let why = format!("waited for {}'s write limit", head.predicted_shard);
+            let kept = self.without_expired(head, &why, now);
+            debug_assert!(kept.is_none(), "an expired record was kept");
+        }
+    }
+
+    /// Passes a Kinesis record on when none of its members has expired by `now`. Otherwise fails
+    /// the expired members (their last error, or `waiting`) and routes the others again.
+    fn without_expired(
+        &mut self,
+        record: KinesisRecord,
+        waiting: &str,
+        now: Instant,
+    ) -> Option<KinesisRecord> {
+        if record.expires > now {
+            return Some(record);
+        }
+        let metrics = self.shard_metrics(&record.predicted_shard);
+        self.metrics
+            .add_pending(&metrics, -(record.members.len() as i64));
+        let ttl = self.config.record_ttl;
+        for member in record.members {
+            if now >= member.arrived + ttl {
+                self.fail_expired(member, waiting, &metrics, now);
+            } else {
+                self.route(member, now);
+            }
+        }
+        None
+    }
+
+    /// Resolves a record whose TTL has run out before it was delivered.
+    fn fail_expired(
+        &mut self,
+        member: UserRecord,
+        waiting: &str,
+        shard: &Arc<ShardMetrics>,
+        now: Instant,
+    ) {
+        let last_error = member
+            .last_error
+            .clone()
+            .unwrap_or_else(|| waiting.to_string());
+        self.fail_counted(member, FailureReason::Expired { last_error }, shard, now);
     }
 
     /// Fails records that waited for a shard map covering them until their TTL ran out.
@@ -311,10 +412,20 @@ impl Pipeline {
             } else {
                 s.blocked_until
             };
-            [s.deadline.filter(|_| !s.members.is_empty()), blocked]
+            let head_expires = s.queue.front().map(|k| k.expires);
+            [
+                s.deadline.filter(|_| !s.members.is_empty()),
+                blocked,
+                head_expires,
+            ]
         });
         let ttl = self.config.record_ttl;
-        let unrouted_expiry = self.unrouted.iter().map(|r| r.arrived + ttl).min();
+        let unrouted_expiry = self
+            .unrouted
+            .iter()
+            .chain(self.unjudged.iter().flat_map(|l| &l.record.members))
+            .map(|r| r.arrived + ttl)
+            .min();
         shards
             .chain([
                 self.collector.deadline(),
@@ -354,6 +465,19 @@ impl Pipeline {
                     }
                 }
             }
+            // One bad entry can make the service refuse the whole request: halve the batch
+            // until the refusal is down to the entries that cause it, and send the rest.
+            Err(error) if refuses_entries(&error) && batch.len() > 1 => {
+                self.metrics.count_error(&error.code, &error.message);
+                let mut first = batch;
+                let second = first.split_off(first.len() / 2);
+                for mut half in [second, first] {
+                    for member in half.iter_mut().flat_map(|k| k.members.iter_mut()) {
+                        member.attempts += 1;
+                    }
+                    self.ready.push_front(half);
+                }
+            }
             Err(error) => {
                 for record in batch {
                     self.on_failed(record, &error, now);
@@ -371,16 +495,22 @@ impl Pipeline {
         }
     }
 
+    /// The counters of the shard the map predicts for a hash key (a registry entry of its own
+    /// when no open shard covers it).
+    fn metrics_for_key(&self, key: HashKey) -> Arc<ShardMetrics> {
+        match self.map.index_for(key) {
+            Some(i) => Arc::clone(&self.shards[i].metrics),
+            None => self.metrics.shard("(no open shard)"),
+        }
+    }
+
     fn on_delivered(
         &mut self,
-        record: KinesisRecord,
+        mut record: KinesisRecord,
         shard_id: String,
         sequence: String,
         now: Instant,
     ) {
-        let aggregated = record.is_aggregate();
-        let map = Arc::clone(&self.map);
-        let landed = map.get(&shard_id);
         if shard_id != *record.predicted_shard {
             self.map_stale = true;
         }
@@ -391,24 +521,63 @@ impl Pipeline {
             .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
         self.metrics
             .add_pending(&predicted, -(record.members.len() as i64));
-        for (i, mut member) in record.members.into_iter().enumerate() {
+        for member in &mut record.members {
             member.attempts += 1;
-            // A plain record is where Kinesis put it by its own key. A sub-record of an aggregate
-            // that landed off its predicted shard is only good if the shard covers its key, or
-            // the KCL would drop the aggregate.
-            let in_range = !aggregated
-                || shard_id == *record.predicted_shard
-                || landed.is_some_and(|s| s.contains(member.hash_key));
-            if !in_range {
+        }
+        self.judge(
+            Landed {
+                record,
+                shard_id,
+                sequence,
+                answered: now,
+            },
+            now,
+        );
+    }
+
+    /// Decides what a written Kinesis record means for its user records. A plain record is where
+    /// Kinesis put it by its own key. An aggregate is only good where the shard it landed on
+    /// covers every sub-record: the KCL drops the whole aggregate when any sub-record lies
+    /// outside the shard it was read from, so then every one is sent again. Where the landing
+    /// shard is not in the map yet, the verdict waits for a map that has it.
+    fn judge(&mut self, landed: Landed, now: Instant) {
+        let Landed {
+            record,
+            shard_id,
+            sequence,
+            answered,
+        } = landed;
+        let aggregated = record.is_aggregate();
+        if aggregated && shard_id != *record.predicted_shard {
+            let map = Arc::clone(&self.map);
+            let Some(shard) = map.get(&shard_id) else {
+                self.map_stale = true;
+                self.unjudged.push(Landed {
+                    record,
+                    shard_id,
+                    sequence,
+                    answered,
+                });
+                return;
+            };
+            if !record.members.iter().all(|m| shard.contains(m.hash_key)) {
+                let predicted = self.shard_metrics(&record.predicted_shard);
                 let error = AttemptError::transient(
                     "WrongShard",
-                    format!("aggregate landed on {shard_id}, which does not cover the record's hash key"),
+                    format!(
+                        "aggregate landed on {shard_id}, which does not cover all of its records"
+                    ),
                 );
-                self.retry_or_fail(member, &error, &predicted, now);
-                continue;
+                for member in record.members {
+                    self.retry_or_fail(member, &error, &predicted, now);
+                }
+                return;
             }
+        }
+        let metrics = self.shard_metrics(&shard_id);
+        for (i, member) in record.members.into_iter().enumerate() {
             self.outstanding -= 1;
-            let latency = now.saturating_duration_since(member.arrived);
+            let latency = answered.saturating_duration_since(member.arrived);
             self.metrics.add(&metrics, Counter::UserRecords, 1, now);
             self.metrics.record_latency(&metrics, latency, now);
             let outcome = Outcome::Delivered(Delivered {
@@ -420,6 +589,32 @@ impl Pipeline {
                 latency,
             });
             member.resolve(outcome);
+        }
+    }
+
+    /// Fails the records of written aggregates whose landing shard no map has listed within
+    /// their TTL: they are in the stream, but whether a KCL consumer sees them is unknown.
+    fn expire_unjudged(&mut self, now: Instant) {
+        let ttl = self.config.record_ttl;
+        let expired = |l: &Landed| l.record.members.iter().any(|m| now >= m.arrived + ttl);
+        if !self.unjudged.iter().any(expired) {
+            return;
+        }
+        let (gone, waiting): (Vec<Landed>, Vec<Landed>) = std::mem::take(&mut self.unjudged)
+            .into_iter()
+            .partition(expired);
+        self.unjudged = waiting;
+        for landed in gone {
+            let metrics = self.shard_metrics(&landed.record.predicted_shard);
+            let reason = FailureReason::Expired {
+                last_error: format!(
+                    "written in an aggregate to {}, a shard the shard map has not listed: a KCL consumer may or may not see it",
+                    landed.shard_id
+                ),
+            };
+            for member in landed.record.members {
+                self.fail_counted(member, reason.clone(), &metrics, now);
+            }
         }
     }
 
@@ -459,9 +654,19 @@ impl Pipeline {
         now: Instant,
     ) {
         let reason = if error.kind == ErrorKind::Fatal {
+            let mut message = error.message.clone();
+            let (bytes, chars) = (
+                member.partition_key.len(),
+                member.partition_key.chars().count(),
+            );
+            if refuses_entries(error) && bytes > MAX_PARTITION_KEY_CHARS {
+                message += &format!(
+                    " (the partition key is {chars} characters but {bytes} bytes in UTF-8: AWS allows 256 characters; this target counts bytes)"
+                );
+            }
             Some(FailureReason::Rejected {
                 code: error.code.clone(),
-                message: error.message.clone(),
+                message,
             })
         } else if now.saturating_duration_since(member.arrived) >= self.config.record_ttl {
             Some(FailureReason::Expired {
@@ -471,9 +676,7 @@ impl Pipeline {
             None
         };
         if let Some(reason) = reason {
-            self.outstanding -= 1;
-            self.metrics.add(shard, Counter::Failed, 1, now);
-            self.fail(member, reason, now);
+            self.fail_counted(member, reason, shard, now);
             return;
         }
         member.last_error = Some(error.summary());
@@ -492,6 +695,19 @@ impl Pipeline {
         }));
     }
 
+    /// Resolves a record as failed, counting it on its shard.
+    fn fail_counted(
+        &mut self,
+        member: UserRecord,
+        reason: FailureReason,
+        shard: &Arc<ShardMetrics>,
+        now: Instant,
+    ) {
+        self.outstanding -= 1;
+        self.metrics.add(shard, Counter::Failed, 1, now);
+        self.fail(member, reason, now);
+    }
+
     fn fail(&self, member: UserRecord, reason: FailureReason, now: Instant) {
         self.metrics.count_failure(reason.label());
         let outcome = Outcome::Failed(Failure {
@@ -502,10 +718,35 @@ impl Pipeline {
         member.resolve(outcome);
     }
 
+    /// Fails the records of a batch that will never be answered (in flight at shutdown).
+    pub fn abandon(&mut self, batch: Vec<KinesisRecord>, why: &str, now: Instant) -> usize {
+        let mut count = 0;
+        for record in batch {
+            let metrics = self.shard_metrics(&record.predicted_shard);
+            self.metrics
+                .add_pending(&metrics, -(record.members.len() as i64));
+            for member in record.members {
+                count += 1;
+                self.fail_counted(
+                    member,
+                    FailureReason::Shutdown(why.to_string()),
+                    &metrics,
+                    now,
+                );
+            }
+        }
+        count
+    }
+
     /// Fails every record the pipeline still holds (not those in flight), for shutdown.
     pub fn fail_all(&mut self, why: &str, now: Instant) -> usize {
         let mut held: Vec<UserRecord> = std::mem::take(&mut self.unrouted);
         held.extend(self.retries.drain().map(|w| w.0.record));
+        held.extend(
+            std::mem::take(&mut self.unjudged)
+                .into_iter()
+                .flat_map(|l| l.record.members),
+        );
         let mut shards = std::mem::take(&mut self.shards);
         for shard in &mut shards {
             held.extend(self.drain_shard(shard));
@@ -531,7 +772,21 @@ impl Pipeline {
     }
 }
 
-fn plain(shard: Arc<str>, record: UserRecord, deadline: Instant) -> KinesisRecord {
+/// Whether a whole-request error may come from some of its entries alone (a key or a record the
+/// target will not take), rather than from the stream or the account.
+fn refuses_entries(error: &AttemptError) -> bool {
+    matches!(
+        error.code.as_str(),
+        "ValidationException" | "InvalidArgumentException"
+    )
+}
+
+fn plain(
+    shard: Arc<str>,
+    record: UserRecord,
+    deadline: Instant,
+    expires: Instant,
+) -> KinesisRecord {
     KinesisRecord {
         predicted_shard: shard,
         partition_key: record.partition_key.clone(),
@@ -539,21 +794,44 @@ fn plain(shard: Arc<str>, record: UserRecord, deadline: Instant) -> KinesisRecor
         data: record.data.clone(),
         members: vec![record],
         deadline,
+        expires,
+    }
+}
+
+/// Adds a Kinesis record to a shard's queue, which is kept in order of expiry so that expired
+/// records are always at its front. New records go to the back; retried ones, older, go near
+/// the front.
+fn enqueue(queue: &mut VecDeque<KinesisRecord>, record: KinesisRecord) {
+    if queue
+        .back()
+        .is_none_or(|last| last.expires <= record.expires)
+    {
+        queue.push_back(record);
+    } else {
+        let at = queue.partition_point(|queued| queued.expires <= record.expires);
+        queue.insert(at, record);
     }
 }
 
 /// Closes a shard's open aggregate into its queue. One record goes out plain, with its own key.
-fn close_aggregate(shard: &mut ShardState) {
+fn close_aggregate(shard: &mut ShardState, ttl: Duration) {
     let deadline = shard.deadline.take().unwrap_or_else(Instant::now);
     // The next aggregate will likely hold as many records as this one.
     let capacity = shard.members.len();
     let mut members = std::mem::replace(&mut shard.members, Vec::with_capacity(capacity));
+    let expires = members
+        .iter()
+        .map(|m| m.arrived)
+        .min()
+        .expect("an aggregate has members")
+        + ttl;
     let record = if members.len() == 1 {
         shard.aggregator.clear();
         plain(
             shard.id.clone(),
             members.pop().expect("one member"),
             deadline,
+            expires,
         )
     } else {
         let data = Bytes::from(shard.aggregator.finish());
@@ -564,14 +842,16 @@ fn close_aggregate(shard: &mut ShardState) {
             data,
             members,
             deadline,
+            expires,
         }
     };
-    shard.queue.push_back(record);
+    enqueue(&mut shard.queue, record);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinesis::shard_map::ShardInfo;
     use crate::producer::config::Tuning;
     use crate::producer::record::NewRecord;
     use std::time::Duration;
@@ -618,6 +898,339 @@ mod tests {
         p.poll(now, usize::MAX).into_iter().flatten().collect()
     }
 
+    /// A simple server for the pipeline: answers every batch at once, each entry by `answer`.
+    fn drive(
+        p: &mut Pipeline,
+        from: Instant,
+        until: Instant,
+        step: Duration,
+        mut answer: impl FnMut(&[KinesisRecord], Instant) -> BatchResult,
+    ) {
+        let ttl = p.config.record_ttl;
+        let mut now = from;
+        while now <= until {
+            for batch in p.poll(now, usize::MAX) {
+                for member in batch.iter().flat_map(|k| &k.members) {
+                    assert!(
+                        now < member.arrived + ttl,
+                        "an attempt started {:?} after the record arrived (TTL {ttl:?})",
+                        now - member.arrived
+                    );
+                }
+                let result = answer(&batch, now);
+                p.on_result(batch, result, now);
+            }
+            now += step;
+        }
+    }
+
+    #[test]
+    fn records_waiting_for_the_shard_limit_expire_at_their_ttl_and_are_never_sent_late() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            aggregation: false,
+            rate_limit_percent: 1.0, // 10 records/s
+            record_ttl: SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config);
+        let mut rx: Vec<_> = (0..100).map(|_| put(&mut p, "k", t0)).collect();
+        let step = Duration::from_millis(10);
+        drive(&mut p, t0, t0 + 2 * SEC, step, |batch, _| {
+            ok_for(batch, "shardId-000000000000")
+        });
+        assert_eq!(p.outstanding(), 0);
+        let outcomes: Vec<Outcome> = rx.iter_mut().map(|r| r.try_recv().unwrap()).collect();
+        let delivered = outcomes.iter().filter(|o| o.is_delivered()).count();
+        assert!((5..=20).contains(&delivered), "{delivered} delivered");
+        for outcome in &outcomes {
+            match outcome {
+                Outcome::Delivered(d) => assert!(d.latency < SEC, "{d:?}"),
+                Outcome::Failed(f) => {
+                    assert_eq!(
+                        f.reason,
+                        FailureReason::Expired {
+                            last_error: "waited for shardId-000000000000's write limit".into()
+                        }
+                    );
+                    assert!(f.latency >= SEC && f.latency < SEC + step, "{f:?}");
+                    assert_eq!(f.attempts, 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_retry_due_after_the_ttl_is_never_sent_and_expires_with_its_last_error() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            record_ttl: SEC,
+            retry_base_delay: 10 * SEC,
+            retry_max_delay: 10 * SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config);
+        let mut rx = put(&mut p, "k", t0);
+        let throttled = AttemptError::new("ProvisionedThroughputExceededException", "slow down");
+        drive(
+            &mut p,
+            t0,
+            t0 + 2 * SEC,
+            Duration::from_millis(10),
+            |_, _| Ok(vec![EntryResult::Err(throttled.clone())]),
+        );
+        let Outcome::Failed(f) = rx.try_recv().unwrap() else {
+            panic!("delivered")
+        };
+        assert_eq!(f.attempts, 1, "the retry came after the TTL: never sent");
+        assert_eq!(
+            f.reason,
+            FailureReason::Expired {
+                last_error: throttled.summary()
+            }
+        );
+    }
+
+    #[test]
+    fn records_waiting_for_a_free_request_slot_expire_instead_of_going_late() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            record_ttl: SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config);
+        let mut rx = put(&mut p, "k", t0);
+        assert!(p.poll(t0 + SEC / 2, 0).is_empty(), "no room to send");
+        assert!(p.has_ready());
+        assert!(p.poll(t0 + SEC, 1).is_empty(), "expired before it could go");
+        let Outcome::Failed(f) = rx.try_recv().unwrap() else {
+            panic!("delivered")
+        };
+        assert_eq!(
+            f.reason,
+            FailureReason::Expired {
+                last_error: "waited for a free request slot".into()
+            }
+        );
+        assert_eq!(p.outstanding(), 0);
+    }
+
+    #[test]
+    fn the_buffering_time_never_holds_a_record_past_its_ttl() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            record_ttl: SEC,
+            max_buffered_time: 10 * SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config);
+        let _rx = put(&mut p, "k", t0);
+        assert_eq!(p.next_wakeup(), Some(t0 + SEC));
+        assert!(all(&mut p, t0 + SEC - Duration::from_millis(1)).is_empty());
+    }
+
+    #[test]
+    fn plain_records_wait_the_buffering_time_to_fill_a_request() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            aggregation: false,
+            max_buffered_time: SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(4, config).without_rate_limits();
+        let ms = Duration::from_millis;
+        let _rx: Vec<_> = (0..50)
+            .map(|i| put(&mut p, &format!("k{i}"), t0 + ms(10 * i)))
+            .collect();
+        assert!(p.poll(t0 + ms(999), usize::MAX).is_empty());
+        let batches = p.poll(t0 + SEC, usize::MAX);
+        assert_eq!(batches.len(), 1, "one request");
+        assert_eq!(batches[0].len(), 50, "every record in it");
+    }
+
+    #[test]
+    fn an_aggregate_on_a_shard_that_covers_only_some_of_its_records_is_retried_whole() {
+        let t0 = Instant::now();
+        // The producer's map still has shard 0 whole; the stream has split it at its middle
+        // into shards 2 and 3, and the aggregate landed on shard 2.
+        let mut p = pipeline(2, ProducerConfig::default());
+        let parent = p.map.shards()[0].clone();
+        let middle = parent.middle_hash_key().0;
+        let covered = |key: &str| HashKey::of_partition_key(key).0 < middle;
+        let keys = keys_on(0, 2, 200);
+        let low: Vec<&String> = keys.iter().filter(|k| covered(k)).take(2).collect();
+        let high: Vec<&String> = keys.iter().filter(|k| !covered(k)).take(2).collect();
+        let mut rx: Vec<_> = low
+            .iter()
+            .chain(&high)
+            .map(|k| put(&mut p, k, t0))
+            .collect();
+        let mut children = p.map.shards().to_vec();
+        children[0].open = false;
+        children.push(ShardInfo {
+            shard_id: "shardId-000000000002".into(),
+            starting_hash_key: parent.starting_hash_key,
+            ending_hash_key: middle - 1,
+            parent_shard_id: Some(parent.shard_id.clone()),
+            open: true,
+        });
+        children.push(ShardInfo {
+            shard_id: "shardId-000000000003".into(),
+            starting_hash_key: middle,
+            ending_hash_key: parent.ending_hash_key,
+            parent_shard_id: Some(parent.shard_id.clone()),
+            open: true,
+        });
+        let batch = all(&mut p, t0 + SEC);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].members.len(), 4, "one aggregate of four");
+        // The new map arrives while the aggregate is in flight: the landing shard is known.
+        p.set_map(Arc::new(ShardMap::new(children)), t0 + SEC);
+        let result = ok_for(&batch, "shardId-000000000002");
+        p.on_result(batch, result, t0 + SEC);
+        assert!(
+            rx.iter_mut().all(|r| r.try_recv().is_err()),
+            "none counts as delivered: the KCL drops the whole aggregate"
+        );
+        assert_eq!(p.outstanding(), 4);
+        assert_eq!(p.metrics.snapshot(0).sum(|s| s.retries), 4);
+        // Retried, each goes to the child that covers it, and is delivered there.
+        assert!(all(&mut p, t0 + 3 * SEC).is_empty(), "gathering company");
+        let retried = all(&mut p, t0 + 4 * SEC);
+        let mut by_shard: Vec<(String, usize)> = retried
+            .iter()
+            .map(|k| (k.predicted_shard.to_string(), k.members.len()))
+            .collect();
+        by_shard.sort();
+        assert_eq!(
+            by_shard,
+            [
+                ("shardId-000000000002".to_string(), 2),
+                ("shardId-000000000003".to_string(), 2)
+            ]
+        );
+        for k in retried {
+            let result = ok_for(std::slice::from_ref(&k), &k.predicted_shard.clone());
+            p.on_result(vec![k], result, t0 + 3 * SEC);
+        }
+        assert!(rx.iter_mut().all(|r| r.try_recv().unwrap().is_delivered()));
+    }
+
+    #[test]
+    fn an_aggregate_on_a_shard_that_covers_all_of_its_records_is_delivered() {
+        let t0 = Instant::now();
+        let mut p = pipeline(2, ProducerConfig::default());
+        let keys = keys_on(0, 2, 3);
+        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        let batch = all(&mut p, t0 + SEC);
+        p.set_map(Arc::new(merged_map()), t0 + SEC);
+        let result = ok_for(&batch, "shardId-000000000002");
+        p.on_result(batch, result, t0 + SEC);
+        assert!(rx.iter_mut().all(|r| r.try_recv().unwrap().is_delivered()));
+    }
+
+    #[test]
+    fn a_refused_request_is_halved_until_only_the_bad_records_fail() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            aggregation: false,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(4, config).without_rate_limits();
+        let bad_key = "é".repeat(200);
+        let keys: Vec<String> = (0..100)
+            .map(|i| {
+                if i % 37 == 5 {
+                    format!("{bad_key}{i}")
+                } else {
+                    format!("k{i}")
+                }
+            })
+            .collect();
+        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        let mut requests = 0;
+        // Like a server that counts keys in UTF-8 bytes and refuses a request with any over 256.
+        drive(
+            &mut p,
+            t0,
+            t0 + 2 * SEC,
+            Duration::from_millis(10),
+            |batch, _| {
+                requests += 1;
+                if batch.iter().any(|k| k.partition_key.len() > 256) {
+                    Err(AttemptError::new(
+                        "ValidationException",
+                        "partition key too long",
+                    ))
+                } else {
+                    ok_for(batch, "shardId-000000000000")
+                }
+            },
+        );
+        assert_eq!(p.outstanding(), 0);
+        for (key, r) in keys.iter().zip(&mut rx) {
+            match r.try_recv().unwrap() {
+                Outcome::Failed(f) => {
+                    assert!(key.len() > 256, "{key} failed: {f:?}");
+                    let FailureReason::Rejected { code, message } = f.reason else {
+                        panic!("{f:?}")
+                    };
+                    assert_eq!(code, "ValidationException");
+                    assert!(
+                        message.contains("characters but") && message.contains("UTF-8"),
+                        "{message}"
+                    );
+                }
+                Outcome::Delivered(_) => assert!(key.len() <= 256),
+            }
+        }
+        // Each bad record costs at most two requests per halving (7 halvings for 100 records).
+        assert!(
+            requests <= 1 + 2 * 3 * 7,
+            "{requests} requests to find 3 bad records in 100"
+        );
+    }
+
+    #[test]
+    fn a_whole_request_refusal_that_no_entry_explains_fails_every_record_at_once() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default());
+        let mut rx: Vec<_> = (0..10).map(|i| put(&mut p, &format!("k{i}"), t0)).collect();
+        p.set_flushing(true);
+        let batches = p.poll(t0, usize::MAX);
+        assert_eq!(batches.len(), 1);
+        let error = AttemptError::new("AccessDeniedException", "no");
+        p.on_result(batches.into_iter().next().unwrap(), Err(error), t0);
+        assert!(rx.iter_mut().all(|r| !r.try_recv().unwrap().is_delivered()));
+        assert!(p.poll(t0, usize::MAX).is_empty(), "nothing is sent again");
+    }
+
+    #[test]
+    fn an_aggregate_counts_its_partition_key_against_the_size_limit() {
+        let t0 = Instant::now();
+        let keys = keys_on(0, 1, 3);
+        let mut exact = Aggregator::new();
+        for k in &keys {
+            exact.add(k, None, b"data");
+        }
+        // Three records make an aggregate of exactly this many bytes of data: with its key "a"
+        // it is one byte over, so only two may share one.
+        let limit = exact.encoded_len();
+        let config = ProducerConfig {
+            aggregation_max_bytes: limit,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(1, config).without_rate_limits();
+        let _rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        p.set_flushing(true);
+        let sent = all(&mut p, t0);
+        assert_eq!(
+            sent.iter().map(|k| k.members.len()).collect::<Vec<_>>(),
+            [2, 1]
+        );
+        assert!(sent.iter().all(|k| k.billed_bytes() <= limit));
+    }
+
     #[test]
     fn a_lone_record_goes_plain_and_several_share_a_pinned_aggregate() {
         let t0 = Instant::now();
@@ -661,7 +1274,11 @@ mod tests {
         p.set_config(tuned);
         assert!(p.shards.iter().all(|s| s.limiter.current_share() == 0.5));
         let _rx2: Vec<_> = keys[2..].iter().map(|k| put(&mut p, k, t0)).collect();
-        let early = all(&mut p, t0 + Duration::from_millis(10));
+        assert!(
+            all(&mut p, t0 + Duration::from_millis(4)).is_empty(),
+            "plain records wait the new buffering time too"
+        );
+        let early = all(&mut p, t0 + Duration::from_millis(5));
         assert_eq!(
             early.len(),
             2,
@@ -695,7 +1312,7 @@ mod tests {
         assert_eq!(sent.iter().map(|k| k.members.len()).sum::<usize>(), 5_000);
         let map = ShardMap::even_split(8);
         for k in &sent {
-            assert!(k.data.len() <= 2_000);
+            assert!(k.billed_bytes() <= 2_000);
             for m in &k.members {
                 assert_eq!(
                     map.shard_for(m.hash_key).unwrap().shard_id,
@@ -814,7 +1431,7 @@ mod tests {
     }
 
     #[test]
-    fn an_aggregate_on_the_wrong_shard_keeps_only_the_records_that_shard_covers() {
+    fn an_aggregate_on_a_known_shard_that_covers_none_of_its_records_is_retried_whole() {
         let t0 = Instant::now();
         let mut p = pipeline(2, ProducerConfig::default());
         let keys = keys_on(0, 2, 3);
@@ -825,6 +1442,79 @@ mod tests {
         assert!(p.map_is_stale());
         assert!(rx.iter_mut().all(|r| r.try_recv().is_err()), "all retried");
         assert_eq!(p.outstanding(), 3);
+    }
+
+    /// A map in which shard 0 of `even_split(2)` was merged with shard 1 into shard 2.
+    fn merged_map() -> ShardMap {
+        let mut merged = ShardMap::even_split(2).shards().to_vec();
+        for s in &mut merged {
+            s.open = false;
+        }
+        merged.push(ShardInfo {
+            shard_id: "shardId-000000000002".into(),
+            starting_hash_key: 0,
+            ending_hash_key: u128::MAX,
+            parent_shard_id: Some("shardId-000000000000".into()),
+            open: true,
+        });
+        ShardMap::new(merged)
+    }
+
+    #[test]
+    fn an_aggregate_on_a_shard_the_map_does_not_list_waits_for_a_map_that_does() {
+        let t0 = Instant::now();
+        let mut p = pipeline(2, ProducerConfig::default());
+        let keys = keys_on(0, 2, 3);
+        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        let batch = all(&mut p, t0 + SEC);
+        let result = ok_for(&batch, "shardId-000000000002");
+        p.on_result(batch, result, t0 + SEC);
+        assert!(p.map_is_stale());
+        assert!(
+            rx.iter_mut().all(|r| r.try_recv().is_err()),
+            "neither delivered nor retried before the landing shard is known"
+        );
+        assert!(all(&mut p, t0 + 2 * SEC).is_empty(), "nothing sent again");
+        // The merged shard covers every record: written once, delivered once.
+        p.set_map(Arc::new(merged_map()), t0 + 3 * SEC);
+        for r in &mut rx {
+            let Outcome::Delivered(d) = r.try_recv().unwrap() else {
+                panic!("not delivered")
+            };
+            assert_eq!(d.shard_id, "shardId-000000000002");
+            assert_eq!(d.attempts, 1);
+            assert!(d.latency <= SEC, "latency runs to the answer: {d:?}");
+        }
+        assert_eq!(p.outstanding(), 0);
+    }
+
+    #[test]
+    fn an_aggregate_on_a_shard_no_map_lists_expires_saying_so() {
+        let t0 = Instant::now();
+        let config = ProducerConfig {
+            record_ttl: 2 * SEC,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(2, config);
+        let keys = keys_on(0, 2, 3);
+        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
+        let batch = all(&mut p, t0 + SEC);
+        let result = ok_for(&batch, "shardId-000000000009");
+        p.on_result(batch, result, t0 + SEC);
+        p.set_map(Arc::new(ShardMap::even_split(2)), t0 + SEC);
+        assert_eq!(p.next_wakeup(), Some(t0 + 2 * SEC));
+        assert!(all(&mut p, t0 + 2 * SEC).is_empty());
+        for r in &mut rx {
+            let Outcome::Failed(f) = r.try_recv().unwrap() else {
+                panic!("delivered")
+            };
+            let FailureReason::Expired { last_error } = f.reason else {
+                panic!("{f:?}")
+            };
+            assert!(last_error.contains("shardId-000000000009"), "{last_error}");
+            assert!(last_error.contains("may or may not"), "{last_error}");
+        }
+        assert_eq!(p.outstanding(), 0);
     }
 
     #[test]

@@ -89,8 +89,10 @@ pub struct KinesisRecord {
     pub data: Bytes,
     /// The user records inside, in sub-sequence order.
     pub members: Vec<UserRecord>,
-    /// When the oldest member must be on its way.
+    /// When the oldest member must be on its way (never after `expires`).
     pub deadline: Instant,
+    /// When the first member's TTL runs out; no attempt starts for it after that.
+    pub expires: Instant,
 }
 
 impl KinesisRecord {

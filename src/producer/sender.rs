@@ -11,14 +11,12 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_kinesis::Client;
 use std::time::Duration;
 
-/// Sends a batch and waits for its answer, at most `timeout`.
-pub async fn put_records(
-    client: &Client,
-    stream: &str,
+/// The PutRecords entries for a batch. Built before the request is sent, so that the batch
+/// itself stays with the producer whatever becomes of the request.
+pub fn request_entries(
     batch: &[KinesisRecord],
-    timeout: Duration,
-) -> BatchResult {
-    let entries = batch
+) -> Result<Vec<PutRecordsRequestEntry>, AttemptError> {
+    batch
         .iter()
         .map(|record| {
             PutRecordsRequestEntry::builder()
@@ -28,7 +26,16 @@ pub async fn put_records(
                 .build()
                 .map_err(|e| AttemptError::new("InvalidArgumentException", e.to_string()))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// Sends one PutRecords request and waits for its answer, at most `timeout`.
+pub async fn put_records(
+    client: &Client,
+    stream: &str,
+    entries: Vec<PutRecordsRequestEntry>,
+    timeout: Duration,
+) -> BatchResult {
     let request = client
         .put_records()
         .stream_name(stream)

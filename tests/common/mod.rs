@@ -152,7 +152,9 @@ pub async fn split_first_shard(client: &Client, stream: &str) -> ShardMap {
     before
 }
 
-/// Reads every record of every shard from TRIM_HORIZON to the current end, deaggregated.
+/// Reads every record of every shard from TRIM_HORIZON to the current end, deaggregated, as a KCL
+/// consumer sees them: records the KCL drops (in aggregates partly outside their shard) are left
+/// out.
 pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadRecord> {
     let options = ReadOptions {
         stream: stream.to_string(),
@@ -168,7 +170,9 @@ pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadRecord> {
     let collecting = async {
         let mut out = Vec::new();
         while let Some(record) = rx.recv().await {
-            out.push(record);
+            if !record.kcl_drops {
+                out.push(record);
+            }
         }
         out
     };
@@ -183,4 +187,15 @@ pub fn payload_seq(data: &[u8]) -> u64 {
         .unwrap()
         .parse()
         .expect("sequence prefix")
+}
+
+/// A line of /proc/PID/status in MiB (VmRSS, VmHWM), for the process benchmarks.
+pub fn memory_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }
