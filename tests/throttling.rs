@@ -72,7 +72,7 @@ async fn records_limit_binds_and_at_least_ninety_percent_of_it_is_achieved() {
     assert!(
         achieved >= 0.9 * SHARD_RECORDS_PER_SEC,
         "achieved {achieved:.0} records/s: {:?}",
-        seen.incoming_records
+        &seen.incoming_records[seen.incoming_records.len().saturating_sub(20)..]
     );
 }
 
@@ -92,6 +92,6 @@ async fn bytes_limit_binds_for_aggregates_and_at_least_ninety_percent_of_it_is_a
     assert!(
         achieved >= 0.9 * SHARD_BYTES_PER_SEC,
         "achieved {achieved:.0} bytes/s: {:?}",
-        seen.incoming_bytes
+        &seen.incoming_bytes[seen.incoming_bytes.len().saturating_sub(20)..]
     );
 }

@@ -1,9 +1,12 @@
 //! Per-shard rate limiting: token buckets for records/s and bytes/s that back off on throttling.
 //!
 //! Each shard gets buckets filled at a share of its write limits (1,000 records/s, 1 MiB/s). A
-//! throttle reported for the shard cuts its rate multiplicatively; after a quiet second the rate
-//! climbs back gradually. (The KPL's limiter never reacts to throttling.) Buckets start empty and
-//! hold at most a tenth of a second, so a burst never overruns the service's one-second window.
+//! throttle reported for the shard cuts its rate multiplicatively, but never below the most the
+//! shard accepted in one of the last few whole seconds (which the service has shown it takes, so
+//! the rate settles just under the limit instead of sawing far below it); after a quiet second
+//! the rate climbs back gradually. (The KPL's limiter never reacts to throttling.) Buckets start
+//! empty and hold at most a tenth of a second, so a burst never overruns the service's
+//! one-second window.
 
 use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use std::time::{Duration, Instant};
@@ -26,6 +29,23 @@ pub struct ShardLimiter {
     factor: f64,
     last_refill: Instant,
     last_throttle: Option<Instant>,
+    /// What the shard accepted, counted per whole second since `started`.
+    started: Instant,
+    accepted: Accepted,
+}
+
+/// Whole seconds whose accepted counts a throttle looks back on.
+const PROVEN_SECONDS: u64 = 4;
+
+/// Records and bytes a shard accepted in the current second, and the most (as a share of the
+/// binding limit) it accepted in one of the `PROVEN_SECONDS` whole seconds before it.
+#[derive(Debug, Clone, Default)]
+struct Accepted {
+    second: u64,
+    records: f64,
+    bytes: f64,
+    /// (second, share of the limits accepted in it), newest last.
+    recent: Vec<(u64, f64)>,
 }
 
 impl ShardLimiter {
@@ -37,7 +57,41 @@ impl ShardLimiter {
             factor: 1.0,
             last_refill: now,
             last_throttle: None,
+            started: now,
+            accepted: Accepted::default(),
         }
+    }
+
+    /// Moves the accepted counts on to the second `now` falls in.
+    fn roll_accepted(&mut self, now: Instant) {
+        let second = now.saturating_duration_since(self.started).as_secs();
+        let a = &mut self.accepted;
+        if second != a.second {
+            let share = (a.records / SHARD_RECORDS_PER_SEC).max(a.bytes / SHARD_BYTES_PER_SEC);
+            a.recent.push((a.second, share));
+            a.recent.retain(|(s, _)| s + PROVEN_SECONDS >= second);
+            a.second = second;
+            a.records = 0.0;
+            a.bytes = 0.0;
+        }
+    }
+
+    /// The shard accepted a Kinesis record of `bytes`.
+    pub fn on_accepted(&mut self, bytes: usize, now: Instant) {
+        self.roll_accepted(now);
+        self.accepted.records += 1.0;
+        self.accepted.bytes += bytes as f64;
+    }
+
+    /// The most of its limits (the binding one) the shard accepted in one of the last few whole
+    /// seconds.
+    fn proven_share(&mut self, now: Instant) -> f64 {
+        self.roll_accepted(now);
+        self.accepted
+            .recent
+            .iter()
+            .map(|(_, share)| *share)
+            .fold(0.0, f64::max)
     }
 
     pub fn set_rate_limit_percent(&mut self, rate_limit_percent: f64) {
@@ -92,7 +146,8 @@ impl ShardLimiter {
             .is_some_and(|t| now.saturating_duration_since(t) < THROTTLE_DEBOUNCE);
         self.last_throttle = Some(now);
         if !recent {
-            self.factor = (self.factor * THROTTLE_CUT).max(MIN_FACTOR);
+            let proven = (self.proven_share(now) / self.share).min(self.factor);
+            self.factor = (self.factor * THROTTLE_CUT).max(proven).max(MIN_FACTOR);
             self.records = self.records.min(0.0);
             self.bytes = self.bytes.min(0.0);
         }
@@ -162,5 +217,27 @@ mod tests {
         let later = start + Duration::from_secs(4);
         let _ = limiter.try_acquire(1, later);
         assert!((limiter.current_share() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_throttle_never_cuts_below_what_the_shard_accepted_in_recent_seconds() {
+        let start = Instant::now();
+        let mut limiter = ShardLimiter::new(150.0, start);
+        let ms = Duration::from_millis;
+        // The shard takes 970 records of 10 bytes a second while throttles keep coming.
+        for second in 0..3 {
+            for i in 0..970 {
+                limiter.on_accepted(10, start + ms(second * 1000 + i));
+            }
+        }
+        for at in (1000..3000).step_by(300) {
+            limiter.on_throttled(start + ms(at));
+            let share = limiter.current_share();
+            assert!(share >= 0.97 - 1e-9, "cut at {at} ms went to {share}");
+        }
+        assert!((limiter.current_share() - 0.97).abs() < 1e-9);
+        // Seconds on, quiet and with nothing accepted since: recovered, then the plain cut.
+        limiter.on_throttled(start + Duration::from_secs(8));
+        assert!((limiter.current_share() - 1.5 * 0.9).abs() < 1e-9);
     }
 }

@@ -516,6 +516,11 @@ impl Pipeline {
         }
         let metrics = self.shard_metrics(&shard_id);
         let predicted = self.shard_metrics(&record.predicted_shard);
+        if let Some(i) = self.map.position(&shard_id) {
+            self.shards[i]
+                .limiter
+                .on_accepted(record.billed_bytes(), now);
+        }
         self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
         self.metrics
             .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
