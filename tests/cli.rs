@@ -503,10 +503,16 @@ fn ctrl_c_while_waiting_for_standard_input_flushes_and_prints_the_summary() {
         if String::from_utf8_lossy(&read.stdout).lines().count() == 3 {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lines never arrived"
-        );
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let put = child.wait_with_output().unwrap();
+            panic!(
+                "the lines never arrived; read: {:?} {}; put: {}",
+                read.status,
+                String::from_utf8_lossy(&read.stderr),
+                stderr(&put)
+            );
+        }
         std::thread::sleep(std::time::Duration::from_millis(100)); // polling the stream
     }
     let interrupted = std::time::Instant::now();

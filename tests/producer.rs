@@ -174,3 +174,23 @@ async fn a_put_records_request_at_the_five_mebibyte_limit_is_accepted() {
         "{result:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_create_the_same_stream_at_once_all_succeed() {
+    let server = common::server(true).await;
+    let connection = common::clients(&server.endpoint()).await;
+    // Each looks the stream up, finds it missing and creates it: all but one are told it exists.
+    let creating: Vec<_> = (0..8)
+        .map(|_| {
+            let client = connection.admin.clone();
+            tokio::spawn(async move {
+                kwb::kinesis::admin::ensure_stream(&client, "raced", 2, true).await
+            })
+        })
+        .collect();
+    for task in creating {
+        task.await
+            .unwrap()
+            .expect("the stream exists and is active");
+    }
+}

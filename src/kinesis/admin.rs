@@ -18,6 +18,8 @@ pub enum AdminError {
     BadShardCount(u32),
     #[error("stream {0:?} does not exist")]
     NotFound(String),
+    #[error("stream {0:?} already exists")]
+    AlreadyExists(String),
     #[error("stream {0:?} did not become ACTIVE within {1} s")]
     NotActive(String, u64),
     #[error("the target did not answer: {0}")]
@@ -164,10 +166,15 @@ pub async fn create_stream(
                 .map_err(|e| AdminError::Service(e.to_string()))?,
         ),
     };
-    request
-        .send()
-        .await
-        .map_err(|e| AdminError::Service(describe_error(&e)))?;
+    request.send().await.map_err(|e| {
+        if e.as_service_error()
+            .is_some_and(|s| s.is_resource_in_use_exception())
+        {
+            AdminError::AlreadyExists(name.to_string())
+        } else {
+            AdminError::Service(describe_error(&e))
+        }
+    })?;
     wait_active(client, name, Duration::from_secs(120)).await
 }
 
@@ -218,7 +225,13 @@ pub async fn ensure_stream(
 ) -> Result<(), AdminError> {
     validate_stream_name(name)?;
     match stream_status(client, name).await? {
-        None if create => create_stream(client, name, Capacity::Shards(shards)).await,
+        None if create => match create_stream(client, name, Capacity::Shards(shards)).await {
+            // Another command created it since it was looked up.
+            Err(AdminError::AlreadyExists(_)) => {
+                wait_active(client, name, Duration::from_secs(120)).await
+            }
+            created => created,
+        },
         None => Err(AdminError::NotFound(name.to_string())),
         Some(_) => wait_active(client, name, Duration::from_secs(120)).await,
     }
