@@ -79,7 +79,7 @@ PY
 start_localstack
 
 # The tests that need these tools are #[ignore]d, so that a plain `cargo test` counts them as
-# ignored instead of passing them; this script runs them after the rest.
+# ignored instead of passing them; this script runs them too.
 skipped=()
 [ -n "${KWB_LOCALSTACK_ENDPOINT:-}" ] || skipped+=("tests/cloudwatch.rs: ${KWB_LOCALSTACK_SKIP:-LocalStack was not started}")
 if [ ${#skipped[@]} -gt 0 ] && [ "${CI:-}" = true ]; then
@@ -88,11 +88,14 @@ if [ ${#skipped[@]} -gt 0 ] && [ "${CI:-}" = true ]; then
   exit 1
 fi
 
-cargo test --locked --all-targets "$@"
+# The tests that need a tool first, so that the run ends with the whole suite's count.
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIPPED %s\n' "${skipped[@]}"
-  # Everything else that needs a tool still runs.
   cargo test --locked --tests "$@" -- --ignored --skip seeded_shard_metrics_come_back
 else
   cargo test --locked --tests "$@" -- --ignored
+fi
+cargo test --locked --all-targets "$@"
+if [ ${#skipped[@]} -gt 0 ]; then
+  printf 'SKIPPED %s\n' "${skipped[@]}"
 fi

@@ -252,9 +252,16 @@ impl Pipeline {
             record.explicit_hash_key,
             record.data.len(),
         );
+        // An aggregate holds records with explicit hash keys or records without, never both:
+        // the reference deaggregator (aws-kinesis-agg, common in Lambda consumers) reads a
+        // missing explicit-hash-key index as 0 when the table is not empty.
+        let mixes = shard.members.first().is_some_and(|first| {
+            first.explicit_hash_key.is_some() != record.explicit_hash_key.is_some()
+        });
         if !shard.members.is_empty()
             && (would_be + key_len > config.aggregation_max_bytes
-                || shard.members.len() >= config.aggregation_max_count)
+                || shard.members.len() >= config.aggregation_max_count
+                || mixes)
         {
             close_aggregate(shard, config.record_ttl);
         }
@@ -1234,6 +1241,29 @@ mod tests {
             [2, 1]
         );
         assert!(sent.iter().all(|k| k.billed_bytes() <= limit));
+    }
+
+    #[test]
+    fn an_aggregate_never_mixes_records_with_and_without_explicit_hash_keys() {
+        let t0 = Instant::now();
+        let mut p = pipeline(1, ProducerConfig::default()).without_rate_limits();
+        let mut rx = Vec::new();
+        for (i, explicit) in [false, false, true, true, true, false, true]
+            .iter()
+            .enumerate()
+        {
+            let (reply, outcome) = oneshot::channel();
+            let mut record = NewRecord::new(format!("k{i}"), &b"data"[..]);
+            record.explicit_hash_key = explicit.then_some(HashKey(i as u128 * 1_000));
+            p.add(UserRecord::new(record, reply, t0), t0);
+            rx.push(outcome);
+        }
+        p.set_flushing(true);
+        let runs: Vec<(usize, bool)> = all(&mut p, t0)
+            .iter()
+            .map(|k| (k.members.len(), k.members[0].explicit_hash_key.is_some()))
+            .collect();
+        assert_eq!(runs, [(2, false), (3, true), (1, false), (1, true)]);
     }
 
     #[test]
