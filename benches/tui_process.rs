@@ -47,18 +47,9 @@ fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
 
 /// The background `kwb serve` started for this workbench's data folder.
 fn server_pid(data: &std::path::Path) -> Option<u32> {
-    let marker = format!("KWB_DATA_DIR={}", data.display());
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let environ = std::fs::read(entry.path().join("environ")).ok()?;
-            let is_serve = cmdline.split(|b| *b == 0).any(|a| a == b"serve");
-            let ours = environ.split(|b| *b == 0).any(|v| v == marker.as_bytes());
-            (is_serve && ours).then_some(pid)
-        })
+    common::processes_of(data)
+        .into_iter()
+        .find_map(|(pid, args)| args.iter().any(|a| a == "serve").then_some(pid))
 }
 
 /// Share of one core each process used over `window`.

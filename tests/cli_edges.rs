@@ -2,7 +2,8 @@
 //! its edges (0, negative, NaN, infinities, 1e20, empty, too long), bad strings, missing and
 //! non-UTF-8 files, and the extra cases in `tests/data/cli-edges.txt`. Every run must end by
 //! itself with exit code 0, 1 or 2 (never 101), say `error:` when it fails and name the flag or
-//! the input, and leave the terminal alone (no screen switching without a terminal).
+//! the input, leave the terminal alone (no screen switching without a terminal), and leave
+//! nothing running but the background server.
 //!
 //! Each case runs twice: against an endpoint that refuses connections (whatever passes
 //! validation fails there, naming the endpoint) and, for `put`, against the embedded server with
@@ -262,4 +263,10 @@ fn put_settings_that_pass_validation_run_against_the_embedded_server() {
         .collect();
     let failures = run_all(cases, scratch.path(), None, Duration::from_secs(60));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Nothing but the background server (which stops after its idle time) is left running.
+    let left: Vec<_> = common::processes_of(scratch.path())
+        .into_iter()
+        .filter(|(_, args)| !args.iter().any(|a| a == "serve"))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
 }

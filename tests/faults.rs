@@ -222,3 +222,29 @@ async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
     assert_eq!(producer.shard_map().open_count(), 3);
     producer.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_whose_first_shard_listing_never_answers_fails_to_start_saying_so() {
+    let stream = "hung-start";
+    let t = common::proxied(stream, 1, 5, 0.0, &[Fault::Pass], Duration::ZERO).await;
+    t.proxy
+        .hang_list_shards
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let config = ProducerConfig {
+        request_timeout: Duration::from_millis(300),
+        ..ProducerConfig::default()
+    };
+    let started = tokio::time::timeout(
+        Duration::from_secs(20),
+        Producer::start(t.via_proxy.producer.clone(), stream, config),
+    )
+    .await
+    .expect("start gives up by itself");
+    let Err(error) = started else {
+        panic!("started without a shard map")
+    };
+    assert!(
+        error.to_string().contains("did not answer within 300 ms"),
+        "{error}"
+    );
+}

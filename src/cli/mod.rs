@@ -82,9 +82,9 @@ pub struct TargetFlags {
 
 pub(crate) fn positive_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        Ok(v) if (0.1..=86_400.0).contains(&v) => Ok(v),
         _ => Err(format!(
-            "{text:?} is not a number of seconds above 0 and at most 86400"
+            "{text:?} is not a number of seconds from 0.1 to 86400"
         )),
     }
 }

@@ -86,7 +86,7 @@ pub struct PutArgs {
     )]
     pub max_buffered_ms: u64,
     /// A record not delivered within this many seconds of being accepted fails as expired,
-    /// wherever it waits; no attempt starts after that (above 0, at most 86400).
+    /// wherever it waits; no attempt starts after that (0.1 to 86400).
     #[arg(
         long,
         default_value_t = 30.0,
@@ -95,7 +95,7 @@ pub struct PutArgs {
     )]
     pub record_ttl: f64,
     /// Longest one call of the producer (PutRecords, ListShards) may take before it counts as
-    /// failed and is tried again, in seconds (above 0, at most 300).
+    /// failed and is tried again, in seconds (0.1 to 300).
     #[arg(
         long,
         default_value_t = 6.0,
@@ -113,14 +113,20 @@ pub struct PutArgs {
 
 impl PutArgs {
     fn producer_config(&self) -> anyhow::Result<ProducerConfig> {
-        seconds_within("--record-ttl", self.record_ttl, MAX_RECORD_TTL_SECS)?;
+        seconds_within(
+            "--record-ttl",
+            self.record_ttl,
+            SHORTEST_WAIT_SECS,
+            MAX_RECORD_TTL_SECS,
+        )?;
         seconds_within(
             "--request-timeout",
             self.request_timeout,
+            SHORTEST_WAIT_SECS,
             MAX_REQUEST_TIMEOUT_SECS,
         )?;
         if let Some(duration) = self.duration {
-            seconds_within("--duration", duration, MAX_DURATION_SECS)?;
+            seconds_within("--duration", duration, 0.0, MAX_DURATION_SECS)?;
         }
         if !(MIN_RATE_LIMIT_PERCENT..=MAX_RATE_LIMIT_PERCENT).contains(&self.rate_limit) {
             anyhow::bail!(
@@ -187,6 +193,8 @@ impl PutArgs {
     }
 }
 
+/// The shortest `--record-ttl` and `--request-timeout`: no request is answered sooner.
+const SHORTEST_WAIT_SECS: f64 = 0.1;
 /// The longest `--record-ttl`: a day.
 const MAX_RECORD_TTL_SECS: f64 = 86_400.0;
 /// The longest `--request-timeout`: five minutes.
@@ -194,15 +202,15 @@ const MAX_REQUEST_TIMEOUT_SECS: f64 = 300.0;
 /// The longest `--duration`: a year.
 const MAX_DURATION_SECS: f64 = 31_536_000.0;
 
-/// Checks a number of seconds given to `flag`: above 0 and at most `max`.
-fn seconds_within(flag: &str, value: f64, max: f64) -> anyhow::Result<()> {
-    if value.is_finite() && value > 0.0 && value <= max {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{flag} {value:?} is out of range: it must be above 0 and at most {max} seconds"
-        )
+/// Checks a number of seconds given to `flag`: above 0, at least `min` and at most `max`.
+fn seconds_within(flag: &str, value: f64, min: f64, max: f64) -> anyhow::Result<()> {
+    if value.is_finite() && value > 0.0 && value >= min && value <= max {
+        return Ok(());
     }
+    if min > 0.0 {
+        anyhow::bail!("{flag} {value:?} is out of range: it must be from {min} to {max} seconds")
+    }
+    anyhow::bail!("{flag} {value:?} is out of range: it must be above 0 and at most {max} seconds")
 }
 
 fn progress_bar(args: &PutArgs) -> ProgressBar {

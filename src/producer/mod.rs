@@ -142,11 +142,11 @@ impl Producer {
         config: ProducerConfig,
     ) -> Result<Producer, StartError> {
         config.validate()?;
-        let map = list_shards(&client, stream)
+        let map = list_shards_within(&client, stream, config.request_timeout)
             .await
-            .map_err(|e| StartError::ShardMap {
+            .map_err(|message| StartError::ShardMap {
                 stream: stream.to_string(),
-                message: crate::errors::describe(&e),
+                message,
             })?;
         let map = Arc::new(map);
         let metrics = ProducerMetrics::new();
@@ -373,13 +373,7 @@ impl Driver {
                 let (client, stream) = (self.client.clone(), self.stream.clone());
                 let timeout = self.config.request_timeout;
                 refresh = Some(tokio::spawn(async move {
-                    match tokio::time::timeout(timeout, list_shards(&client, &stream)).await {
-                        Ok(listed) => listed.map_err(|e| crate::errors::describe(&e)),
-                        Err(_) => Err(format!(
-                            "ListShards did not answer within {} ms",
-                            timeout.as_millis()
-                        )),
-                    }
+                    list_shards_within(&client, &stream, timeout).await
                 }));
             }
             let mut wake = self.pipeline.next_wakeup();
@@ -484,6 +478,22 @@ impl Driver {
             .in_flight
             .spawn(async move { sender::put_records(&client, &stream, entries, timeout).await });
         self.batches.insert(task.id(), batch);
+    }
+}
+
+/// Reads the stream's shard map, giving up after `timeout` (the producer's client has no
+/// operation timeout of its own).
+async fn list_shards_within(
+    client: &Client,
+    stream: &str,
+    timeout: Duration,
+) -> Result<ShardMap, String> {
+    match tokio::time::timeout(timeout, list_shards(client, stream)).await {
+        Ok(listed) => listed.map_err(|e| crate::errors::describe(&e)),
+        Err(_) => Err(format!(
+            "ListShards did not answer within {} ms",
+            timeout.as_millis()
+        )),
     }
 }
 

@@ -199,3 +199,28 @@ pub fn memory_mib(pid: u32, field: &str) -> f64 {
         .unwrap_or(0.0);
     kib / 1024.0
 }
+
+/// The processes started with `data` as their kwb data folder, each with its arguments.
+pub fn processes_of(data: &std::path::Path) -> Vec<(u32, Vec<String>)> {
+    let marker = format!("KWB_DATA_DIR={}", data.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            if !environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).to_string())
+                .collect();
+            Some((pid, args))
+        })
+        .collect()
+}
