@@ -92,6 +92,17 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     }
 }
 
+/// Puts `n` small records with keys k0, k1, ...
+fn put_many(producer: &Producer, n: usize) -> Vec<kwb::producer::PendingOutcome> {
+    (0..n)
+        .map(|i| {
+            producer
+                .try_put(NewRecord::new(format!("k{i}"), "x"))
+                .unwrap()
+        })
+        .collect()
+}
+
 /// Panics in the first PutRecords call it sees, as a bug in the request path would.
 #[derive(Debug, Default)]
 struct PanicOnFirstPut {
@@ -136,13 +147,7 @@ async fn a_request_whose_task_panics_is_retried_and_flush_returns() {
     let producer = Producer::start(client, stream, ProducerConfig::default())
         .await
         .unwrap();
-    let pending: Vec<_> = (0..200)
-        .map(|i| {
-            producer
-                .try_put(NewRecord::new(format!("k{i}"), "x"))
-                .unwrap()
-        })
-        .collect();
+    let pending = put_many(&producer, 200);
     tokio::time::timeout(Duration::from_secs(20), producer.flush())
         .await
         .expect("flush returns once every record has resolved");
@@ -191,13 +196,7 @@ async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
     common::split_first_shard(&t.direct.admin, stream).await;
     // Aggregates for the closed parent land on its children, which the producer's map lacks:
     // they are retried, and the map must be read again.
-    let pending: Vec<_> = (0..2_000)
-        .map(|i| {
-            producer
-                .try_put(NewRecord::new(format!("k{i}"), "x"))
-                .unwrap()
-        })
-        .collect();
+    let pending = put_many(&producer, 2_000);
     let hung = || {
         t.proxy
             .stats

@@ -1132,9 +1132,7 @@ mod tests {
     fn an_aggregate_on_a_shard_that_covers_all_of_its_records_is_delivered() {
         let t0 = Instant::now();
         let mut p = pipeline(2, ProducerConfig::default());
-        let keys = keys_on(0, 2, 3);
-        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
-        let batch = all(&mut p, t0 + SEC);
+        let (mut rx, batch) = aggregate_for_shard_0(&mut p, t0);
         p.set_map(Arc::new(merged_map()), t0 + SEC);
         let result = ok_for(&batch, "shardId-000000000002");
         p.on_result(batch, result, t0 + SEC);
@@ -1469,14 +1467,26 @@ mod tests {
     fn an_aggregate_on_a_known_shard_that_covers_none_of_its_records_is_retried_whole() {
         let t0 = Instant::now();
         let mut p = pipeline(2, ProducerConfig::default());
-        let keys = keys_on(0, 2, 3);
-        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
-        let batch = all(&mut p, t0 + SEC);
+        let (mut rx, batch) = aggregate_for_shard_0(&mut p, t0);
         let result = ok_for(&batch, "shardId-000000000001");
         p.on_result(batch, result, t0 + SEC);
         assert!(p.map_is_stale());
         assert!(rx.iter_mut().all(|r| r.try_recv().is_err()), "all retried");
         assert_eq!(p.outstanding(), 3);
+    }
+
+    /// Three records predicted for shard 0 of two, sent at `t0 + SEC` as one aggregate: their
+    /// outcomes and the batch.
+    fn aggregate_for_shard_0(
+        p: &mut Pipeline,
+        t0: Instant,
+    ) -> (Vec<Receiver<Outcome>>, Vec<KinesisRecord>) {
+        let keys = keys_on(0, 2, 3);
+        let rx = keys.iter().map(|k| put(p, k, t0)).collect();
+        let batch = all(p, t0 + SEC);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].members.len(), 3);
+        (rx, batch)
     }
 
     /// A map in which shard 0 of `even_split(2)` was merged with shard 1 into shard 2.
@@ -1499,9 +1509,7 @@ mod tests {
     fn an_aggregate_on_a_shard_the_map_does_not_list_waits_for_a_map_that_does() {
         let t0 = Instant::now();
         let mut p = pipeline(2, ProducerConfig::default());
-        let keys = keys_on(0, 2, 3);
-        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
-        let batch = all(&mut p, t0 + SEC);
+        let (mut rx, batch) = aggregate_for_shard_0(&mut p, t0);
         let result = ok_for(&batch, "shardId-000000000002");
         p.on_result(batch, result, t0 + SEC);
         assert!(p.map_is_stale());
@@ -1531,9 +1539,7 @@ mod tests {
             ..ProducerConfig::default()
         };
         let mut p = pipeline(2, config);
-        let keys = keys_on(0, 2, 3);
-        let mut rx: Vec<_> = keys.iter().map(|k| put(&mut p, k, t0)).collect();
-        let batch = all(&mut p, t0 + SEC);
+        let (mut rx, batch) = aggregate_for_shard_0(&mut p, t0);
         let result = ok_for(&batch, "shardId-000000000009");
         p.on_result(batch, result, t0 + SEC);
         p.set_map(Arc::new(ShardMap::even_split(2)), t0 + SEC);
