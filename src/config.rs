@@ -170,6 +170,65 @@ impl ConfigFile {
     }
 }
 
+/// Credentials seen in endpoint URLs, hidden wherever they appear (libraries log them in forms
+/// that are not URLs, such as `host:user:password@host:port`).
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers the user:password part of `url`, if it has one, so that `redact_urls` hides it
+/// anywhere. Parts shorter than 4 characters are not remembered (hiding them would hide
+/// ordinary words); the URL form is hidden regardless.
+pub fn remember_credentials(url: &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return;
+    };
+    let password = userinfo.split_once(':').map(|(_, p)| p);
+    let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    for secret in [Some(userinfo), password].into_iter().flatten() {
+        if secret.chars().count() >= 4 && !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_string());
+        }
+    }
+}
+
+/// Text with the user:password part of every URL in it, and every remembered credential,
+/// hidden, for messages and logs.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = redact_url_forms(text);
+    for secret in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+fn redact_url_forms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '`' | '"' | '\'' | '<' | '>') || c.is_whitespace()
+            })
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(user_end) => {
+                out.push_str("***");
+                out.push_str(&authority[user_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A URL with any user:password part hidden, for display.
 pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
@@ -267,6 +326,16 @@ rate_limit = 90
         );
         assert_eq!(redact_url("http://localhost:4566"), "http://localhost:4566");
         assert_eq!(redact_url("u:hunter2@h:99999"), "***@h:99999");
+        assert_eq!(
+            redact_urls("failed to apply endpoint `http://u:hunter2@127.0.0.1:1/pa th`: bad; Endpoint { url: \"https://a:b@h\" } and http://plain:1/x"),
+            "failed to apply endpoint `http://***@127.0.0.1:1/pa th`: bad; Endpoint { url: \"https://***@h\" } and http://plain:1/x"
+        );
+        remember_credentials("http://user:s3cret-pw@h:1");
+        remember_credentials("http://u:p@h:1");
+        assert_eq!(
+            redact_urls("host:user:s3cret-pw@h:1 (\"http\", user:s3cret-pw@h) s3cret-pw up"),
+            "host:***@h:1 (\"http\", ***@h) *** up"
+        );
         assert_eq!(
             redact_url("https://u:p@w@h/path?q=a@b"),
             "https://***@h/path?q=a@b"

@@ -1,6 +1,7 @@
-//! Errors for people: an error and its whole chain of sources, on one line.
+//! Errors for people: an error and its whole chain of sources, on one line, with credentials in
+//! URLs hidden (a library's message may quote an endpoint whole).
 
-/// An error with its whole chain of sources, on one line.
+/// An error with its whole chain of sources, on one line, credentials in URLs hidden.
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -9,5 +10,22 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    crate::config::redact_urls(&text)
+}
+
+/// A writer that hides credentials in URLs in everything written through it (the log file: the
+/// SDK logs endpoints whole at debug level).
+pub struct Redacting<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::config::redact_urls(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -12,7 +12,7 @@ fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
             .open(path)
             .map_err(|e| anyhow::anyhow!("--log-file {}: {e}", path.display()))?;
         tracing_subscriber::fmt()
-            .with_writer(std::sync::Mutex::new(file))
+            .with_writer(std::sync::Mutex::new(kwb::errors::Redacting(file)))
             .with_ansi(false)
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("KWB_LOG")
@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", kwb::config::redact_urls(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

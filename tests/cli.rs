@@ -539,11 +539,13 @@ fn ctrl_c_while_waiting_for_standard_input_flushes_and_prints_the_summary() {
 }
 
 #[test]
-fn a_password_in_an_endpoint_url_is_never_printed() {
+fn a_password_in_an_endpoint_url_is_never_printed_or_logged() {
     for url in [
         "http://u:hunter2@h:99999",
         "u:hunter2@h",
         "http://u:hunter2@127.0.0.1:1",
+        "http://u:hunter2@127.0.0.1:1/a b",
+        "http://u:hunter2@[::1",
     ] {
         let output = kwb(&["--endpoint-url", url, "put", "--count", "1"]);
         let err = stderr(&output);
@@ -551,4 +553,22 @@ fn a_password_in_an_endpoint_url_is_never_printed() {
         assert!(err.contains("error:"), "{url}: {err}");
         assert!(!err.contains("hunter2"), "{url}: {err}");
     }
+    // The SDK logs endpoints whole at debug level; the log file must not have the password.
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("kwb.log");
+    let output = common::kwb_command(data.path())
+        .env("AWS_ENDPOINT_URL", "http://u:hunter2@127.0.0.1:1")
+        .env("KWB_LOG", "trace")
+        .args(["--log-file", log.to_str().unwrap(), "--api-timeout", "1"])
+        .args(["put", "--count", "1"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("127.0.0.1:1"),
+        "nothing about the endpoint was logged"
+    );
+    assert!(!logged.contains("hunter2"), "the password was logged");
+    assert!(!stderr(&output).contains("hunter2"));
 }

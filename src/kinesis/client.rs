@@ -71,8 +71,12 @@ impl std::fmt::Display for Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("{field} {value:?} is not a valid endpoint: it must be an http:// or https:// URL with a host")]
-    BadEndpoint { field: &'static str, value: String },
+    #[error("{field} {value:?} is not a valid endpoint: {why}")]
+    BadEndpoint {
+        field: &'static str,
+        value: String,
+        why: &'static str,
+    },
     #[error("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")]
     NoRegion,
     #[error("could not reach the local Kinesis server: {0}")]
@@ -108,27 +112,38 @@ fn env_endpoint() -> Option<(&'static str, String)> {
 
 /// Checks that an endpoint is an absolute http(s) URL with a host.
 pub fn validate_endpoint(field: &'static str, value: &str) -> Result<(), TargetError> {
-    let rest = value
-        .strip_prefix("http://")
-        .or_else(|| value.strip_prefix("https://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    let ok = host.is_some_and(|h| {
-        let (name, port) = match h.rsplit_once(':') {
-            Some((n, p)) if !n.ends_with(']') || h.starts_with('[') => (n, Some(p)),
-            _ => (h, None),
-        };
-        !name.is_empty()
-            && !h.contains(char::is_whitespace)
-            && port.is_none_or(|p| p.parse::<u16>().is_ok())
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(TargetError::BadEndpoint {
+    crate::config::remember_credentials(value);
+    match endpoint_problem(value) {
+        None => Ok(()),
+        Some(why) => Err(TargetError::BadEndpoint {
             field,
             value: redact_url(value),
-        })
+            why,
+        }),
     }
+}
+
+/// What is wrong with an endpoint URL, if anything.
+fn endpoint_problem(value: &str) -> Option<&'static str> {
+    let Ok(uri) = value.parse::<axum::http::Uri>() else {
+        return Some("it is not a URL (no spaces; IPv6 hosts in brackets)");
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Some("it must start with http:// or https://");
+    }
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    if host.is_empty() {
+        return Some("it has no host");
+    }
+    if port.is_some_and(|p| !p.parse::<u16>().is_ok_and(|p| p > 0)) {
+        return Some("its port must be from 1 to 65535");
+    }
+    None
 }
 
 /// Resolves the target and builds its clients, starting the embedded server if nothing is named.
@@ -247,7 +262,11 @@ mod tests {
             "http://",
             "http://:80",
             "http://h:99999",
+            "http://u:p@h:99999",
+            "http://h:0",
             "http://a b",
+            "http://u:p@h/a b",
+            "http://[::1",
         ] {
             let err = validate_endpoint("--endpoint-url", bad).unwrap_err();
             assert!(err.to_string().contains("--endpoint-url"), "{bad}: {err}");
