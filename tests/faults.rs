@@ -92,6 +92,8 @@ async fn no_record_lost_or_reported_twice_under_faults() {
     }
 }
 
+const LIST_SHARDS: &str = "Kinesis_20131202.ListShards";
+
 /// Puts `n` small records with keys k0, k1, ...
 fn put_many(producer: &Producer, n: usize) -> Vec<kwb::producer::PendingOutcome> {
     (0..n)
@@ -190,19 +192,12 @@ async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
     let producer = Producer::start(t.via_proxy.producer.clone(), stream, config)
         .await
         .unwrap();
-    t.proxy
-        .hang_list_shards
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    t.proxy.hang(Some(LIST_SHARDS));
     common::split_first_shard(&t.direct.admin, stream).await;
     // Aggregates for the closed parent land on its children, which the producer's map lacks:
     // they are retried, and the map must be read again.
     let pending = put_many(&producer, 2_000);
-    let hung = || {
-        t.proxy
-            .stats
-            .list_shards_hung
-            .load(std::sync::atomic::Ordering::SeqCst)
-    };
+    let hung = || t.proxy.stats.hung.load(std::sync::atomic::Ordering::SeqCst);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while hung() < 2 {
         assert!(
@@ -211,9 +206,7 @@ async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await; // polling a counter
     }
-    t.proxy
-        .hang_list_shards
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    t.proxy.hang(None);
     for p in pending {
         let outcome = p.await;
         assert!(outcome.is_delivered(), "{outcome:?}");
@@ -226,9 +219,7 @@ async fn a_shard_map_refresh_that_never_answers_times_out_and_is_tried_again() {
 async fn a_producer_whose_first_shard_listing_never_answers_fails_to_start_saying_so() {
     let stream = "hung-start";
     let t = common::proxied(stream, 1, 5, 0.0, &[Fault::Pass], Duration::ZERO).await;
-    t.proxy
-        .hang_list_shards
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    t.proxy.hang(Some(LIST_SHARDS));
     let config = ProducerConfig {
         request_timeout: Duration::from_millis(300),
         ..ProducerConfig::default()

@@ -102,11 +102,25 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
     let throttled: u64 = expected.values().map(|c| c.2).sum();
     assert!(throttled >= 400, "the burst was throttled ({throttled})");
 
-    let seen = fetch(&t.server.endpoint(), "counted", 60).await.unwrap();
+    let seen = fetch(
+        &t.server.endpoint(),
+        "counted",
+        60,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     assert_eq!(seen.stream, "counted");
     assert_eq!(seen.seconds, 60);
     assert_eq!(totals(&seen), expected);
-    let other = fetch(&t.server.endpoint(), "another", 60).await.unwrap();
+    let other = fetch(
+        &t.server.endpoint(),
+        "another",
+        60,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     assert!(other.shards.is_empty());
 
     // The read side: one GetRecords call on the hot shard, counted on that shard.
@@ -136,7 +150,14 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
         .map(|r| (r.partition_key().map_or(0, str::len) + r.data().as_ref().len()) as u64)
         .sum();
     assert!(!got.records().is_empty());
-    let seen = fetch(&t.server.endpoint(), "counted", 60).await.unwrap();
+    let seen = fetch(
+        &t.server.endpoint(),
+        "counted",
+        60,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let read = &seen.shards[&hot];
     assert_eq!(
         read.outgoing_records.iter().sum::<u64>(),
@@ -155,7 +176,14 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
 #[tokio::test]
 async fn a_metrics_request_without_a_stream_is_refused_with_the_reason() {
     let server = common::server(true).await;
-    let error = fetch(&server.endpoint(), "", 10).await.unwrap_err();
+    let error = fetch(
+        &server.endpoint(),
+        "",
+        10,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
     assert!(error.to_string().contains("stream=NAME"), "{error}");
 }
 
@@ -215,4 +243,40 @@ async fn kwb_metrics_shows_what_another_client_wrote_throttles_included() {
         );
         assert_eq!(got, expected, "{id}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kwb_metrics_gives_up_on_a_server_whose_counts_never_come() {
+    let t = common::proxied(
+        "silent",
+        1,
+        1,
+        0.0,
+        &[common::proxy::Fault::Pass],
+        std::time::Duration::ZERO,
+    )
+    .await;
+    t.proxy.hang(Some("GET /kwb/metrics"));
+    let endpoint = t.proxy.endpoint();
+    let data = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        common::kwb_command(data.path())
+            .args(["--endpoint-url", &endpoint, "--api-timeout", "1"])
+            .args([
+                "metrics", "--stream", "silent", "--source", "server", "--json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("no answer within 1000 ms"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }

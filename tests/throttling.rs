@@ -45,7 +45,14 @@ async fn hot_shard(aggregation: bool, records: usize, size: usize) -> (ShardSnap
         shard.1.throttled > 0,
         "150 % of the limit must be throttled"
     );
-    let seen = fetch(&t.server.endpoint(), stream, 600).await.unwrap();
+    let seen = fetch(
+        &t.server.endpoint(),
+        stream,
+        600,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     (shard.1, seen.shards[&shard.0].clone())
 }
 

@@ -557,19 +557,31 @@ pub struct FetchError {
     message: String,
 }
 
-/// Reads the last `seconds` seconds of `stream`'s shards from a server at `endpoint`.
+/// Reads the last `seconds` seconds of `stream`'s shards from a server at `endpoint`, giving up
+/// after `timeout`.
 pub async fn fetch(
     endpoint: &str,
     stream: &str,
     seconds: usize,
+    timeout: std::time::Duration,
 ) -> Result<ServerSnapshot, FetchError> {
-    use http_body_util::BodyExt;
     let url = format!(
         "{}{METRICS_PATH}?stream={stream}&seconds={seconds}",
         endpoint.trim_end_matches('/')
     );
+    match tokio::time::timeout(timeout, fetch_url(&url)).await {
+        Ok(fetched) => fetched,
+        Err(_) => Err(FetchError {
+            message: format!("no answer within {} ms", timeout.as_millis()),
+            url,
+        }),
+    }
+}
+
+async fn fetch_url(url: &str) -> Result<ServerSnapshot, FetchError> {
+    use http_body_util::BodyExt;
     let failed = |message: String| FetchError {
-        url: url.clone(),
+        url: url.to_string(),
         message,
     };
     let uri: axum::http::Uri = url.parse().map_err(|e| failed(format!("{e}")))?;

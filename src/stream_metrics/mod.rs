@@ -165,8 +165,15 @@ pub async fn read(
                 }
             };
             let seconds = minutes * 60;
-            let mut m =
-                StreamMetrics::from_server(server_metrics::fetch(endpoint, stream, seconds).await?);
+            // The same bound as every control-plane call (--api-timeout).
+            let timeout = connection
+                .admin
+                .config()
+                .timeout_config()
+                .and_then(|t| t.operation_timeout())
+                .unwrap_or(std::time::Duration::from_secs(10));
+            let m = server_metrics::fetch(endpoint, stream, seconds, timeout).await?;
+            let mut m = StreamMetrics::from_server(m);
             for shard in shards {
                 m.shards
                     .entry(shard)

@@ -1,13 +1,13 @@
 //! A small fault-injecting HTTP/1.1 proxy for tests: it sits between the SDK and a real server and,
 //! chosen by a seeded generator, resets connections (before or after forwarding), answers 500,
 //! marks entries of a PutRecords answer as InternalFailure, or answers too late; and on demand
-//! holds every ListShards call without an answer.
+//! holds the requests that match a text without an answer.
 #![allow(dead_code)]
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,8 +35,8 @@ pub const FAULTS: [Fault; 6] = [
 #[derive(Debug, Default)]
 pub struct Stats {
     counts: [AtomicU64; 6],
-    /// ListShards requests held without an answer while `hang_list_shards` was on.
-    pub list_shards_hung: AtomicU64,
+    /// Requests held without an answer because they matched `hang_matching`.
+    pub hung: AtomicU64,
 }
 
 impl Stats {
@@ -48,8 +48,9 @@ impl Stats {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     pub stats: Arc<Stats>,
-    /// While on, every ListShards request is held open and never answered.
-    pub hang_list_shards: Arc<AtomicBool>,
+    /// While set, every request whose head contains this text (an operation such as
+    /// `Kinesis_20131202.ListShards`, or a path) is held open and never answered.
+    pub hang_matching: Arc<Mutex<Option<String>>>,
 }
 
 struct Shared {
@@ -60,7 +61,7 @@ struct Shared {
     kinds: Vec<Fault>,
     slow: Duration,
     stats: Arc<Stats>,
-    hang_list_shards: Arc<AtomicBool>,
+    hang_matching: Arc<Mutex<Option<String>>>,
 }
 
 impl FaultProxy {
@@ -76,9 +77,9 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
-        let hang_list_shards = Arc::new(AtomicBool::new(false));
+        let hang_matching = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
-            hang_list_shards: hang_list_shards.clone(),
+            hang_matching: hang_matching.clone(),
             upstream,
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             fault_rate,
@@ -94,8 +95,13 @@ impl FaultProxy {
         FaultProxy {
             addr,
             stats,
-            hang_list_shards,
+            hang_matching,
         }
+    }
+
+    /// Holds every request whose head contains `text` from now on (`None`: none).
+    pub fn hang(&self, text: Option<&str>) {
+        *self.hang_matching.lock().unwrap() = text.map(str::to_string);
     }
 
     pub fn endpoint(&self) -> String {
@@ -171,8 +177,9 @@ fn fail_some_entries(body: &[u8], rng: &mut SmallRng) -> Vec<u8> {
 
 async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
     while let Some((head, body)) = read_message(&mut socket).await {
-        if head.contains("Kinesis_20131202.ListShards") && shared.hang_list_shards.load(Relaxed) {
-            shared.stats.list_shards_hung.fetch_add(1, Relaxed);
+        let hang = shared.hang_matching.lock().unwrap().clone();
+        if hang.is_some_and(|text| head.contains(&text)) {
+            shared.stats.hung.fetch_add(1, Relaxed);
             return std::future::pending().await;
         }
         let is_put = head.contains("Kinesis_20131202.PutRecords");
