@@ -572,3 +572,77 @@ fn a_password_in_an_endpoint_url_is_never_printed_or_logged() {
     assert!(!logged.contains("hunter2"), "the password was logged");
     assert!(!stderr(&output).contains("hunter2"));
 }
+
+#[test]
+fn a_second_ctrl_c_stops_waiting_and_still_prints_the_summary() {
+    let data = tempfile::tempdir().unwrap();
+    // A hot shard: records pile up behind its limit, far more than it takes in the run.
+    let mut child = common::kwb_command(data.path())
+        .args([
+            "put",
+            "--key",
+            "fixed:k",
+            "--no-aggregate",
+            "--duration",
+            "60",
+        ])
+        .args(["--record-ttl", "3600", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let interrupt = |pid: u32| {
+        assert!(std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    // Records are flowing once the stream has one.
+    loop {
+        let read = common::kwb_command(data.path())
+            .args(["read", "--limit", "1", "--json"])
+            .output()
+            .unwrap();
+        if !read.stdout.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100)); // polling the stream
+    }
+    interrupt(child.id());
+    let mut stderr_lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = stderr_lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("interrupted:"))
+        .expect("the first Ctrl-C says what it waits for");
+    assert!(waiting.contains("Ctrl-C again"), "{waiting}");
+    let second = std::time::Instant::now();
+    interrupt(child.id());
+    let rest: Vec<String> = stderr_lines.map(|l| l.unwrap()).collect();
+    let output = child.wait_with_output().unwrap();
+    assert!(second.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(output.status.code(), Some(130), "{rest:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let (records, ok, failed) = (
+        summary["records"].as_u64().unwrap(),
+        summary["ok"].as_u64().unwrap(),
+        summary["failed"].as_u64().unwrap(),
+    );
+    assert!(ok > 0 && failed > 0, "{summary}");
+    assert_eq!(
+        records,
+        ok + failed,
+        "every record has its outcome: {summary}"
+    );
+    assert_eq!(
+        summary["failed_by_reason"]["Shutdown"].as_u64(),
+        Some(failed),
+        "{summary}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("undelivered at shutdown")),
+        "{rest:?}"
+    );
+}

@@ -365,12 +365,20 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     // out; the grace covers both, so that only a producer that stopped working reports records
     // undelivered at shutdown.
     let grace = config.record_ttl + config.request_timeout + SHUTDOWN_MARGIN;
-    let report = tokio::select! {
-        report = producer.shutdown(grace) => report,
-        _ = tokio::signal::ctrl_c() => {
-            anyhow::bail!("interrupted again: stopped without waiting for outstanding records");
-        }
+    let outstanding = producer.outstanding();
+    if interrupted && outstanding > 0 {
+        eprintln!(
+            "interrupted: sending stopped; waiting up to {} s for {outstanding} records (Ctrl-C again to stop waiting)",
+            grace.as_secs()
+        );
+    }
+    let hurried = std::cell::Cell::new(false);
+    let second_ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        hurried.set(true);
     };
+    let report = producer.shutdown_or(grace, second_ctrl_c).await;
+    let interrupted = interrupted || hurried.get();
     let tally = tally.await?;
     bar.finish_and_clear();
     let open = map.open_shards().map(|s| s.shard_id.clone());
@@ -404,7 +412,12 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
             summary.records,
             summary.first_failure.as_deref().unwrap_or("unknown")
         );
-        return Ok(1);
     }
-    Ok(if interrupted { 130 } else { 0 })
+    Ok(if interrupted {
+        130
+    } else if summary.failed > 0 {
+        1
+    } else {
+        0
+    })
 }

@@ -89,6 +89,8 @@ enum Command {
         deadline: Instant,
         done: oneshot::Sender<ShutdownReport>,
     },
+    /// Brings the deadline of a shutdown under way forward to now.
+    StopNow,
 }
 
 /// The outcome of one `put`, resolved once the record is delivered or has failed.
@@ -293,6 +295,16 @@ impl Producer {
 
     /// Flushes, waiting at most `grace`; records still unresolved then fail as `Shutdown`.
     pub async fn shutdown(self, grace: Duration) -> ShutdownReport {
+        self.shutdown_or(grace, std::future::pending()).await
+    }
+
+    /// Like `shutdown`, but when `hurry` completes first (a second Ctrl-C), stops waiting at
+    /// once: every record still unresolved fails as `Shutdown`.
+    pub async fn shutdown_or(
+        self,
+        grace: Duration,
+        hurry: impl Future<Output = ()>,
+    ) -> ShutdownReport {
         let (done, wait) = oneshot::channel();
         let deadline = Instant::now() + grace;
         let report = if self
@@ -300,7 +312,14 @@ impl Producer {
             .send(Command::Shutdown { deadline, done })
             .is_ok()
         {
-            wait.await.unwrap_or_default()
+            tokio::pin!(wait);
+            tokio::select! {
+                report = &mut wait => report.unwrap_or_default(),
+                () = hurry => {
+                    let _ = self.inbox.send(Command::StopNow);
+                    wait.await.unwrap_or_default()
+                }
+            }
         } else {
             ShutdownReport::default()
         };
@@ -421,6 +440,11 @@ impl Driver {
                             Some(Command::Shutdown { deadline, done }) => {
                                 self.pipeline.set_flushing(true);
                                 shutdown = Some((deadline, done));
+                            }
+                            Some(Command::StopNow) => {
+                                if let Some((deadline, _)) = shutdown.as_mut() {
+                                    *deadline = Instant::now();
+                                }
                             }
                             None => {
                                 // Every handle is gone: deliver what is left, then stop.
