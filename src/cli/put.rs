@@ -30,9 +30,10 @@ pub struct PutArgs {
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub duration: Option<f64>,
     /// Rate shape: R (records/s), constant:R, ramp:FROM:TO:SECS, burst:R:ON_SECS:OFF_SECS,
-    /// sine:LOW:HIGH:PERIOD_SECS or max (as fast as the producer accepts; the default). Rates
-    /// from 0 to 10000000 records/s; a shape that levels off at 0 ends the run when it has sent
-    /// all it ever will.
+    /// sine:LOW:HIGH:PERIOD_SECS or max (as fast as the producer accepts; the default). Every
+    /// number from 0 to 10000000 (rates in records/s, durations in seconds); a constant rate, a
+    /// ramp's larger end, a burst's rate and a sine's high above 0. A shape that falls to 0 for
+    /// good ends the run when it has sent all it ever will, and says so.
     #[arg(
         long,
         value_name = "SHAPE",
@@ -310,7 +311,10 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         let due = match args.rate.due(sent) {
             Due::Now => None,
             Due::At(after) => Some(start + after),
-            Due::Never => break,
+            Due::Never => {
+                eprintln!("note: the --rate shape sends no more records after {sent}; stopping");
+                break;
+            }
         };
         if let Some(due) = due {
             if end.is_some_and(|e| due >= e) {

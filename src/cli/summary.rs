@@ -14,6 +14,7 @@ pub struct Tally {
     failed_by_reason: BTreeMap<String, u64>,
     first_failure: Option<String>,
     per_shard: BTreeMap<String, u64>,
+    /// Of delivered records only.
     latency_us: Histogram<u64>,
 }
 
@@ -46,10 +47,10 @@ impl Tally {
 
     /// Counts a record's outcome.
     pub fn add_outcome(&mut self, outcome: &Outcome) {
-        let us = (outcome.latency().as_micros() as u64).clamp(1, 3_600_000_000);
-        self.latency_us.record(us).ok();
         match outcome {
             Outcome::Delivered(d) => {
+                let us = (d.latency.as_micros() as u64).clamp(1, 3_600_000_000);
+                self.latency_us.record(us).ok();
                 self.ok += 1;
                 *self.per_shard.entry(d.shard_id.clone()).or_default() += 1;
             }
@@ -96,6 +97,7 @@ pub struct Summary {
     pub elapsed_s: f64,
     pub records_per_s: f64,
     pub per_shard: BTreeMap<String, u64>,
+    /// From `put` to the service's answer, of delivered records.
     pub latency_ms: Latency,
     pub interrupted: bool,
     #[serde(skip)]
@@ -172,7 +174,7 @@ impl Summary {
             self.records, self.ok, self.failed, self.throttled, self.retries, self.elapsed_s, self.records_per_s
         );
         out += &format!(
-            "latency p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}\n",
+            "latency (delivered) p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}\n",
             self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max, self.kinesis_records
         );
         out += &format!("{:<24}{:>10}{:>8}\n", "shard", "records", "share");

@@ -361,6 +361,13 @@ impl Pipeline {
         if record.expires > now {
             return Some(record);
         }
+        // A record whose buffering time ran to its expiry was waiting to fill a request, wherever
+        // it was found.
+        let waiting = if record.deadline >= record.expires {
+            "waited to fill a request: the buffering time (--max-buffered-ms) is longer than what was left of its TTL"
+        } else {
+            waiting
+        };
         let metrics = self.shard_metrics(&record.predicted_shard);
         self.metrics
             .add_pending(&metrics, -(record.members.len() as i64));
@@ -1039,6 +1046,32 @@ mod tests {
         let _rx = put(&mut p, "k", t0);
         assert_eq!(p.next_wakeup(), Some(t0 + SEC));
         assert!(all(&mut p, t0 + SEC - Duration::from_millis(1)).is_empty());
+    }
+
+    #[test]
+    fn a_record_whose_buffering_outlasts_its_ttl_says_so_when_it_expires() {
+        let t0 = Instant::now();
+        for aggregation in [true, false] {
+            let config = ProducerConfig {
+                aggregation,
+                record_ttl: SEC,
+                max_buffered_time: 10 * SEC,
+                ..ProducerConfig::default()
+            };
+            let mut p = pipeline(1, config);
+            let mut rx = put(&mut p, "k", t0);
+            assert!(all(&mut p, t0 + SEC).is_empty());
+            let Outcome::Failed(f) = rx.try_recv().unwrap() else {
+                panic!("delivered")
+            };
+            let FailureReason::Expired { last_error } = f.reason else {
+                panic!("{f:?}")
+            };
+            assert!(
+                last_error.starts_with("waited to fill a request"),
+                "{last_error}"
+            );
+        }
     }
 
     #[test]
