@@ -122,18 +122,23 @@ pub async fn enable_shard_metrics(
 
 /// Every stream name, all pages.
 pub async fn list_streams(client: &Client) -> Result<Vec<String>, AdminError> {
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let mut token: Option<String> = None;
     loop {
+        // Pages go on from the NextToken, or, from servers that give none, from the last name
+        // (the older ExclusiveStartStreamName way).
+        let after = token.is_none().then(|| names.last().cloned()).flatten();
         let page = client
             .list_streams()
-            .set_next_token(token.clone())
+            .set_next_token(token.take())
+            .set_exclusive_start_stream_name(after)
             .send()
             .await
             .map_err(|e| AdminError::Service(describe_error(&e)))?;
+        let before = names.len();
         names.extend(page.stream_names().iter().cloned());
         token = page.next_token().map(str::to_string);
-        if token.is_none() || !page.has_more_streams() {
+        if !page.has_more_streams() || (token.is_none() && names.len() == before) {
             return Ok(names);
         }
     }
