@@ -646,3 +646,51 @@ fn a_second_ctrl_c_stops_waiting_and_still_prints_the_summary() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn streams_and_reset_see_every_stream_past_the_first_page() {
+    let data = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..13).map(|i| format!("page-{i:02}")).collect();
+    for name in &names {
+        let created = kwb_in(data.path(), &["streams", "create", name, "--shards", "1"]);
+        assert!(created.status.success(), "{}", stderr(&created));
+    }
+    let listed = kwb_in(data.path(), &["streams", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut got: Vec<String> = listed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, names, "one page holds 10");
+    let reset = kwb_in(data.path(), &["reset", "--yes"]);
+    assert!(
+        stderr(&reset).contains("deleted 13 streams"),
+        "{}",
+        stderr(&reset)
+    );
+    resets_to_no_streams(data.path());
+}
+
+#[test]
+fn each_run_gets_a_fresh_seed_and_the_seed_repeats_a_run() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["put", "--count", "40", "--key", "random", "--json"];
+        args.extend_from_slice(extra);
+        let output = kwb_in(data.path(), &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let (first, second) = (run(&[]), run(&[]));
+    assert_ne!(first["seed"], second["seed"], "two runs, one seed");
+    let seed = first["seed"].as_u64().unwrap().to_string();
+    let again = run(&["--seed", &seed]);
+    assert_eq!(again["seed"], first["seed"]);
+    assert_eq!(
+        again["per_shard"], first["per_shard"],
+        "the same keys land the same way"
+    );
+}

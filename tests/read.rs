@@ -25,7 +25,8 @@ async fn read_returns_what_put_wrote() {
         let put = kwb(
             &endpoint,
             &[
-                "put", "--stream", "readback", "--count", "3000", "--key", "seq", "--json",
+                "put", "--stream", "readback", "--count", "3000", "--key", "seq", "--seed", "42",
+                "--json",
             ],
         );
         let json_lines = kwb(&endpoint, &["read", "--stream", "readback", "--json"]);

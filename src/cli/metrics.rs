@@ -136,7 +136,7 @@ pub fn sparkline(series: &Series, width: usize) -> String {
 
 fn table(m: &StreamMetrics, minutes: u16, sparklines: bool) -> String {
     let mut out = format!(
-        "stream {} | source {} | last {minutes} min in {} s periods\n{:<22} {:>12} {:>14} {:>10}{}\n",
+        "stream {} | source {} | last {minutes} min in {} s periods\n{:<22} {:>12} {:>14} {:>10} {:>12} {:>14} {:>10}{}\n",
         m.stream,
         m.source.name(),
         m.period.as_secs(),
@@ -144,6 +144,9 @@ fn table(m: &StreamMetrics, minutes: u16, sparklines: bool) -> String {
         "records",
         "bytes",
         "throttled",
+        "read recs",
+        "read bytes",
+        "read thr.",
         if sparklines { "  records over time" } else { "" }
     );
     let cell = |s: &Series| match total_or_null(s) {
@@ -152,11 +155,14 @@ fn table(m: &StreamMetrics, minutes: u16, sparklines: bool) -> String {
     };
     for (id, s) in &m.shards {
         out.push_str(&format!(
-            "{:<22} {:>12} {:>14} {:>10}",
+            "{:<22} {:>12} {:>14} {:>10} {:>12} {:>14} {:>10}",
             id,
             cell(&s.incoming_records),
             cell(&s.incoming_bytes),
-            cell(&s.write_throttled)
+            cell(&s.write_throttled),
+            cell(&s.outgoing_records),
+            cell(&s.outgoing_bytes),
+            cell(&s.read_throttled)
         ));
         if sparklines {
             out.push_str("  ");

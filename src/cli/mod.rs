@@ -32,7 +32,8 @@ Examples:
   kwb --profile prod --region eu-west-1 shards --stream orders
 
 With no target named (--endpoint-url, AWS_ENDPOINT_URL[_KINESIS], --profile, --region, AWS_PROFILE
-or --aws), kwb starts an embedded Kinesis-compatible server in-process and creates the stream.";
+or --aws), kwb uses a local Kinesis-compatible server held by a background `kwb serve` (started by
+the first command that needs it, stopped after 30 idle minutes) and creates the stream there.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -121,7 +122,7 @@ pub enum Command {
   kwb put --count 10000
   kwb put --template assets/templates/clickstream.json --key field:/user_id --rate 500 --duration 60
   kwb put --key fixed:hot --rate burst:3000:5:10 --duration 60
-  kwb put --lines app.log --key random --json
+  kwb put --lines assets/logs/app.log --key random --json
   kwb put --key help")]
     Put(Box<put::PutArgs>),
     /// Print the stream's shard map: hash ranges and each shard's share of the key space.

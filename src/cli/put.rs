@@ -9,11 +9,11 @@ use crate::compose::rate::{Due, RateShape};
 use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
 use crate::producer::config::{ProducerConfig, MAX_RATE_LIMIT_PERCENT, MIN_RATE_LIMIT_PERCENT};
-use crate::producer::Producer;
+use crate::producer::{Producer, PutError};
 use anyhow::Context;
 use clap::Args;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::{BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -63,9 +63,10 @@ pub struct PutArgs {
         allow_hyphen_values = true
     )]
     pub size: usize,
-    /// Seed for random keys and data, so that runs repeat.
-    #[arg(long, default_value_t = 42, allow_hyphen_values = true)]
-    pub seed: u64,
+    /// Seed for random keys and data: the summary prints the one a run used, and `--seed` with
+    /// it repeats the run (default: a fresh one each run).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seed: Option<u64>,
     /// Send every user record as its own Kinesis record.
     #[arg(long)]
     pub no_aggregate: bool,
@@ -166,7 +167,7 @@ impl PutArgs {
     }
 
     /// The data source, read and checked before anything is sent.
-    fn source(&self) -> anyhow::Result<Source> {
+    fn source(&self, seed: u64) -> anyhow::Result<Source> {
         let open = |path: &PathBuf| -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
             if path.as_os_str() == "-" {
                 Ok(Box::new(BufReader::new(std::io::stdin())))
@@ -189,7 +190,7 @@ impl PutArgs {
         } else if let Some(data) = &self.data {
             Source::Literal(data.clone().into_bytes())
         } else {
-            Source::Sized(Payloads::new(self.size, self.seed))
+            Source::Sized(Payloads::new(self.size, seed))
         })
     }
 }
@@ -225,9 +226,16 @@ fn progress_bar(args: &PutArgs) -> ProgressBar {
     bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {rate} ETA {eta} {msg}",
         )
-        .expect("template"),
+        .expect("template")
+        // Whole records a second ({per_sec} shows four decimals).
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        ),
     );
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
@@ -284,7 +292,8 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     }
     let strategy: KeyStrategy = args.key.parse()?;
     let config = args.producer_config()?;
-    let source = args.source()?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let source = args.source(seed)?;
     let connection = open_stream(target, &args.stream).await?;
     let stream = args.stream.stream.clone();
     let producer = Producer::start(connection.producer.clone(), &stream, config.clone()).await?;
@@ -294,8 +303,8 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let (outcomes, pending) = mpsc::unbounded_channel::<Resolved>();
     let tally = tokio::spawn(tally_outcomes(pending, bar.clone(), metrics.clone()));
 
-    let keys = KeyPicker::new(strategy, &producer.shard_map(), args.seed);
-    let mut composer = Composer::new(source, keys, args.seed);
+    let keys = KeyPicker::new(strategy, &producer.shard_map(), seed);
+    let mut composer = Composer::new(source, keys, seed);
     let start = Instant::now();
     let end = args.duration.map(|d| start + Duration::from_secs_f64(d));
     let unbounded = end.is_some() || args.lines.is_some();
@@ -355,6 +364,11 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
             accepted = producer.put(record) => {
                 let resolved = match accepted {
                     Ok(pending) => Resolved::Pending(pending),
+                    Err(PutError::Stopped) => {
+                        let why = producer.failure().unwrap_or_else(|| "the producer stopped".into());
+                        stopped_by = Some(anyhow::anyhow!(why));
+                        break;
+                    }
                     Err(refused) => Resolved::Refused { label: refused.label().into(), message: refused.to_string() },
                 };
                 let _ = outcomes.send(resolved);
@@ -392,6 +406,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         records: sent,
         elapsed: start.elapsed(),
         interrupted,
+        seed,
     };
     let summary = Summary::new(run, tally, &metrics.snapshot(0), open);
     if args.json {

@@ -100,6 +100,8 @@ pub struct Summary {
     /// From `put` to the service's answer, of delivered records.
     pub latency_ms: Latency,
     pub interrupted: bool,
+    /// The seed of the run's random keys and data: `--seed` with it repeats the run.
+    pub seed: u64,
     #[serde(skip)]
     pub first_failure: Option<String>,
 }
@@ -111,6 +113,7 @@ pub struct Run {
     pub records: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
+    pub seed: u64,
 }
 
 impl Summary {
@@ -153,6 +156,7 @@ impl Summary {
                 max: ms(1.0),
             },
             interrupted: run.interrupted,
+            seed: run.seed,
             first_failure: tally.first_failure,
         }
     }
@@ -174,8 +178,8 @@ impl Summary {
             self.records, self.ok, self.failed, self.throttled, self.retries, self.elapsed_s, self.records_per_s
         );
         out += &format!(
-            "latency (delivered) p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}\n",
-            self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max, self.kinesis_records
+            "latency (delivered) p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}  seed {}\n",
+            self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max, self.kinesis_records, self.seed
         );
         out += &format!("{:<24}{:>10}{:>8}\n", "shard", "records", "share");
         for (shard, n) in &self.per_shard {

@@ -255,8 +255,9 @@ impl Faker {
             StateAbbr => address::StateAbbr().fake_with_rng(rng),
             ZipCode => address::ZipCode().fake_with_rng(rng),
             StreetName => address::StreetName().fake_with_rng(rng),
-            Latitude => address::Latitude().fake_with_rng(rng),
-            Longitude => address::Longitude().fake_with_rng(rng),
+            // Degrees with six decimals (the faker's longitudes strayed past ±180).
+            Latitude => format!("{:.6}", rng.gen_range(-90.0..=90.0f64)),
+            Longitude => format!("{:.6}", rng.gen_range(-180.0..=180.0f64)),
             TimeZone => address::TimeZone().fake_with_rng(rng),
             CompanyName => company::CompanyName().fake_with_rng(rng),
             CatchPhrase => company::CatchPhrase().fake_with_rng(rng),
@@ -644,6 +645,22 @@ mod tests {
         Template::parse(text)
             .err()
             .unwrap_or_else(|| panic!("{text} parsed"))
+    }
+
+    #[test]
+    fn coordinates_stay_within_their_ranges() {
+        let template = Template::parse("{{address.latitude}} {{address.longitude}}").unwrap();
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut out = String::new();
+        for seq in 0..10_000 {
+            template.render(RenderContext { seq, shard: None }, &mut rng, &mut out);
+            let (lat, lon) = out.split_once(' ').unwrap();
+            let (lat, lon): (f64, f64) = (lat.parse().unwrap(), lon.parse().unwrap());
+            assert!(
+                (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon),
+                "{out}"
+            );
+        }
     }
 
     /// A concrete use of an advertised placeholder (arguments filled in).

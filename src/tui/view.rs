@@ -375,7 +375,7 @@ fn selected_detail(app: &App) -> Vec<Line<'static>> {
         ]),
         Line::from(match load::stream(app, &s.shard_id) {
             Some(stream) => format!(
-                "stream saw {:.0} rec/s, {:.0}% of limit, {:.0} throttled/s{}",
+                "stream saw {:.0} Kinesis rec/s (aggregates count once), {:.0}% of limit, {:.0} throttled/s{}",
                 stream.records,
                 stream.utilisation() * 100.0,
                 stream.throttled,
