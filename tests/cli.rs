@@ -88,7 +88,14 @@ fn a_fixed_key_lands_every_record_on_one_shard() {
 
 #[test]
 fn shards_lists_an_even_split() {
-    let output = kwb(&["shards", "--shards", "8", "--json"]);
+    let data = tempfile::tempdir().unwrap();
+    let created = kwb_in(data.path(), &["put", "--shards", "8", "--count", "0"]);
+    assert!(
+        stderr(&created).contains("created stream kwb-demo with 8 shards"),
+        "{}",
+        stderr(&created)
+    );
+    let output = kwb_in(data.path(), &["shards", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let map: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let shards = map["shards"].as_array().unwrap();
@@ -294,25 +301,24 @@ fn flags_beat_the_environment_which_beats_the_profile_and_secrets_stay_hidden() 
         }
         command.args(args).output().unwrap()
     };
+    // `put` creates the stream it names, with the profile's shard count.
     let stream_of = |output: Output| -> String {
         assert!(output.status.success(), "{}", stderr(&output));
-        let shards: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
-            shards["shards"].as_array().unwrap().len(),
+            summary["per_shard"].as_object().unwrap().len(),
             2,
             "shards from the profile"
         );
-        shards["stream"].as_str().unwrap().to_string()
+        summary["stream"].as_str().unwrap().to_string()
     };
-    assert_eq!(stream_of(run(None, &["shards", "--json"])), "from-profile");
-    assert_eq!(
-        stream_of(run(Some("from-env"), &["shards", "--json"])),
-        "from-env"
-    );
+    let put = ["put", "--count", "0", "--json"];
+    assert_eq!(stream_of(run(None, &put)), "from-profile");
+    assert_eq!(stream_of(run(Some("from-env"), &put)), "from-env");
     assert_eq!(
         stream_of(run(
             Some("from-env"),
-            &["shards", "--json", "--stream", "from-flag"]
+            &[&put[..], &["--stream", "from-flag"]].concat()
         )),
         "from-flag"
     );
@@ -692,5 +698,37 @@ fn each_run_gets_a_fresh_seed_and_the_seed_repeats_a_run() {
     assert_eq!(
         again["per_shard"], first["per_shard"],
         "the same keys land the same way"
+    );
+}
+
+#[test]
+fn only_commands_that_send_create_a_missing_stream() {
+    let data = tempfile::tempdir().unwrap();
+    let put = kwb_in(data.path(), &["put", "--stream", "real", "--count", "1"]);
+    assert!(
+        stderr(&put).contains("created stream real with 4 shards"),
+        "{}",
+        stderr(&put)
+    );
+    for args in [
+        &["shards", "--stream", "typo-strem"][..],
+        &["read", "--stream", "does-not-exist"],
+        &["metrics", "--stream", "does-not-exist"],
+        &["shard-of", "k", "--stream", "does-not-exist"],
+    ] {
+        let output = kwb_in(data.path(), args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("stream {:?} does not exist", args[args.len() - 1])),
+            "{err}"
+        );
+        assert!(err.contains("streams there: real"), "{err}");
+    }
+    let listed = kwb_in(data.path(), &["streams", "--json"]);
+    assert_eq!(
+        String::from_utf8(listed.stdout).unwrap().trim(),
+        r#"{"streams":["real"]}"#,
+        "nothing else was created"
     );
 }

@@ -2,7 +2,7 @@
 //! the embedded server's own counts or from CloudWatch, as a table with sparklines, CSV or JSON,
 //! once or refreshed.
 
-use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
 use crate::kinesis::client::Connection;
 use crate::stream_metrics::cloudwatch::STREAM_METRICS;
 use crate::stream_metrics::{
@@ -219,7 +219,7 @@ async fn warn_if_off(connection: &Connection, stream: &str) {
 }
 
 pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32> {
-    let connection = open_stream(target, &args.stream).await?;
+    let connection = open_stream(target, &args.stream, Missing::Fail).await?;
     let stream = &args.stream.stream;
     if args.enable_shard_metrics {
         let on = enable_shard_metrics(&connection, stream).await?;

@@ -27,7 +27,8 @@ Examples:
   kwb put --count 10000                      10,000 records into the embedded server
   kwb put --key fixed:hot --duration 10      one hot shard for ten seconds
   kwb put --rate 500 --count 5000 --json     500 records/s, summary as JSON
-  kwb shards --shards 8                      the shard map of an 8-shard demo stream
+  kwb put --shards 8 --count 0               create an 8-shard stream (only put and the workbench create)
+  kwb shards                                 the stream's shard map
   kwb --endpoint-url http://127.0.0.1:4567 put --stream orders
   kwb --profile prod --region eu-west-1 shards --stream orders
 
@@ -169,19 +170,44 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
 }
 
-/// Connects to the target and makes sure the stream is there (created only on the embedded
-/// server, never on a real account).
-pub async fn open_stream(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<Connection> {
+/// Whether a command may create the stream it names when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Commands that send (`put`, the workbench) create it, on the local server only, and say so.
+    Create,
+    /// Every other command fails, naming the stream and listing the ones there are.
+    Fail,
+}
+
+/// Connects to the target and makes sure the stream is there.
+pub async fn open_stream(
+    target: &TargetFlags,
+    stream: &StreamArgs,
+    missing: Missing,
+) -> anyhow::Result<Connection> {
+    use crate::kinesis::admin::{list_streams, AdminError, Ensured};
     crate::kinesis::admin::validate_stream_name(&stream.stream)?;
     let connection = connect(&target.into()).await?;
-    ensure_stream(
-        &connection.admin,
-        &stream.stream,
-        stream.shards,
-        connection.is_embedded(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e} (target: {})", connection.target))?;
+    let create = missing == Missing::Create && connection.is_embedded();
+    match ensure_stream(&connection.admin, &stream.stream, stream.shards, create).await {
+        Ok(Ensured::Created) => eprintln!(
+            "created stream {} with {} shards on {}",
+            stream.stream, stream.shards, connection.target
+        ),
+        Ok(Ensured::Existed) => {}
+        Err(AdminError::NotFound(name)) => {
+            let there = match list_streams(&connection.admin).await {
+                Ok(names) if names.is_empty() => "there are no streams".to_string(),
+                Ok(names) => format!("streams there: {}", names.join(", ")),
+                Err(_) => "the streams there could not be listed".to_string(),
+            };
+            anyhow::bail!(
+                "stream {name:?} does not exist on {}; {there} (kwb put creates a missing stream on the local server; kwb streams create NAME makes one anywhere)",
+                connection.target
+            );
+        }
+        Err(e) => anyhow::bail!("{e} (target: {})", connection.target),
+    }
     Ok(connection)
 }
 

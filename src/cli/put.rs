@@ -1,7 +1,7 @@
 //! `kwb put`: compose records, send them through the producer, report every outcome.
 
 use crate::cli::summary::{Resolved, Run, Summary, Tally};
-use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
 use crate::compose::keys::{KeyPicker, KeyStrategy, STRATEGY_HELP};
 use crate::compose::lines::LineFeed;
 use crate::compose::payload::Payloads;
@@ -294,7 +294,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let config = args.producer_config()?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let source = args.source(seed)?;
-    let connection = open_stream(target, &args.stream).await?;
+    let connection = open_stream(target, &args.stream, Missing::Create).await?;
     let stream = args.stream.stream.clone();
     let producer = Producer::start(connection.producer.clone(), &stream, config.clone()).await?;
     let metrics = producer.metrics().clone();

@@ -103,7 +103,8 @@ pub fn line(record: &ReadRecord, json_lines: bool, format: DataFormat) -> String
 }
 
 pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
-    let connection = crate::cli::open_stream(target, &args.stream).await?;
+    let connection =
+        crate::cli::open_stream(target, &args.stream, crate::cli::Missing::Fail).await?;
     let options = ReadOptions {
         stream: args.stream.stream.clone(),
         shard: args.shard.clone(),

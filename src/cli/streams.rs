@@ -1,6 +1,6 @@
 //! `kwb streams`: list, describe, create and delete streams; `kwb shard-of`: where keys land.
 
-use crate::cli::{open_stream, StreamArgs, TargetFlags, DEFAULT_STREAM};
+use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags, DEFAULT_STREAM};
 use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{self, Capacity};
 use crate::kinesis::client::{connect, Connection};
@@ -149,7 +149,7 @@ pub async fn shard_of(target: &TargetFlags, args: ShardOfArgs) -> anyhow::Result
     for key in &args.keys {
         validate_partition_key(key).map_err(|e| anyhow::anyhow!("{key:?}: {e}"))?;
     }
-    let connection = open_stream(target, &args.stream).await?;
+    let connection = open_stream(target, &args.stream, Missing::Fail).await?;
     let map = list_shards(&connection.admin, &args.stream.stream)
         .await
         .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe_error(&e)))?;

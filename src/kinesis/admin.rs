@@ -220,6 +220,15 @@ pub async fn stream_status(
     }
 }
 
+/// What `ensure_stream` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    /// The stream was there.
+    Existed,
+    /// It was missing and this call created it.
+    Created,
+}
+
 /// Makes sure the stream exists (creating it with `shards` shards if `create` allows) and is
 /// ACTIVE.
 pub async fn ensure_stream(
@@ -227,18 +236,18 @@ pub async fn ensure_stream(
     name: &str,
     shards: u32,
     create: bool,
-) -> Result<(), AdminError> {
+) -> Result<Ensured, AdminError> {
     validate_stream_name(name)?;
+    let wait = || wait_active(client, name, Duration::from_secs(120));
     match stream_status(client, name).await? {
         None if create => match create_stream(client, name, Capacity::Shards(shards)).await {
+            Ok(()) => Ok(Ensured::Created),
             // Another command created it since it was looked up.
-            Err(AdminError::AlreadyExists(_)) => {
-                wait_active(client, name, Duration::from_secs(120)).await
-            }
-            created => created,
+            Err(AdminError::AlreadyExists(_)) => wait().await.map(|()| Ensured::Existed),
+            Err(error) => Err(error),
         },
         None => Err(AdminError::NotFound(name.to_string())),
-        Some(_) => wait_active(client, name, Duration::from_secs(120)).await,
+        Some(_) => wait().await.map(|()| Ensured::Existed),
     }
 }
 

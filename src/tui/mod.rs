@@ -12,7 +12,7 @@ pub mod load;
 pub mod sender;
 pub mod view;
 
-use crate::cli::{open_stream, StreamArgs, TargetFlags};
+use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
 use crate::kinesis::client::Connection;
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
@@ -207,7 +207,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
         );
     }
-    let connection = Arc::new(open_stream(target, stream).await?);
+    let connection = Arc::new(open_stream(target, stream, Missing::Create).await?);
     let producer = Arc::new(
         Producer::start(
             connection.producer.clone(),
