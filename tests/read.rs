@@ -319,3 +319,69 @@ async fn read_leaves_out_what_the_kcl_drops_and_says_how_many() {
     assert!(shown.contains(&("out of range".to_string(), true)));
     assert!(!err.contains("not shown"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_of_a_large_hot_key_put_reads_back() {
+    use kwb::producer::config::ProducerConfig;
+    use kwb::producer::record::NewRecord;
+    // 150,000 records of 100 bytes on one key: 3,000 aggregates of 50 KiB in one shard, more
+    // than one GetRecords answer may hold. Limits off so that it is quick.
+    let stream = "hot-read";
+    let t = common::target(stream, 4, false).await;
+    let producer = kwb::producer::Producer::start(
+        t.connection.producer.clone(),
+        stream,
+        ProducerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let payloads = Payloads::new(100, 5);
+    let records = 150_000u64;
+    let mut pending = Vec::new();
+    for seq in 0..records {
+        let record = NewRecord::new("hot", payloads.payload(seq));
+        pending.push(producer.put(record).await.unwrap());
+    }
+    for p in pending {
+        assert!(p.await.is_delivered());
+    }
+    producer.shutdown(std::time::Duration::from_secs(1)).await;
+    // Another client asking for many aggregates at once gets them: the embedded server's
+    // counting layer passes an answer of over 16 MiB on unchanged (it used to refuse it).
+    let client = &t.connection.admin;
+    let shard = kwb::kinesis::shard_map::list_shards(client, stream)
+        .await
+        .unwrap()
+        .shard_for(kwb::kinesis::hash_key::HashKey::of_partition_key("hot"))
+        .unwrap()
+        .shard_id
+        .clone();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let page = client
+        .get_records()
+        .shard_iterator(iterator.shard_iterator().unwrap())
+        .limit(400)
+        .send()
+        .await
+        .expect("an answer of hundreds of aggregates");
+    // Base64 in the JSON answer: over 12 MiB of data is an answer over 16 MiB.
+    let bytes: usize = page.records().iter().map(|r| r.data().as_ref().len()).sum();
+    assert!(
+        bytes > 16 * 1024 * 1024 * 3 / 4,
+        "{bytes} bytes: not over the old limit"
+    );
+    let read = common::read_all(client, stream).await;
+    assert_eq!(read.len() as u64, records);
+    let mut seen = vec![false; records as usize];
+    for r in &read {
+        seen[common::payload_seq(&r.data) as usize] = true;
+    }
+    assert!(seen.iter().all(|s| *s), "a record is missing");
+}

@@ -301,7 +301,7 @@ mod efo {
                     return Ok(()); // the shard is closed and fully read
                 }
                 start = StartAt::AfterSequence(next.to_string());
-                if !follow && event.millis_behind_latest() == 0 {
+                if !follow && event.records().is_empty() && event.millis_behind_latest() == 0 {
                     return Ok(());
                 }
             }
@@ -387,6 +387,27 @@ async fn send_user_records(
     true
 }
 
+/// Records asked for in a shard's first GetRecords, before their size is known.
+const FIRST_PAGE_RECORDS: i32 = 100;
+/// What Kinesis returns at most in one GetRecords answer.
+const MAX_PAGE_RECORDS: i32 = 10_000;
+const MAX_PAGE_BYTES: usize = 10 * 1024 * 1024;
+
+/// How many records to ask for next, so that an answer stays within what Kinesis itself returns
+/// (10,000 records, 10 MiB) if the next records are as large as the largest of this page (a
+/// server that does not bound its answers, such as the embedded one, would otherwise send
+/// 10,000 aggregates of 50 KiB in one).
+fn next_page_records(page: &[Record]) -> i32 {
+    let largest = page
+        .iter()
+        .map(|r| r.data().as_ref().len() + r.partition_key().map_or(0, str::len))
+        .max();
+    match largest {
+        None => FIRST_PAGE_RECORDS,
+        Some(bytes) => (MAX_PAGE_BYTES / bytes.max(1)).clamp(1, MAX_PAGE_RECORDS as usize) as i32,
+    }
+}
+
 /// Reads one shard with GetRecords.
 async fn poll_shard(
     client: &Client,
@@ -399,11 +420,12 @@ async fn poll_shard(
     let mut it = iterator(client, &options.stream, shard_id, &start).await?;
     let mut last_sequence: Option<String> = None;
     let mut backoff = Duration::from_millis(200);
+    let mut limit = FIRST_PAGE_RECORDS;
     while let Some(current) = it.take() {
         let page = match client
             .get_records()
             .shard_iterator(&current)
-            .limit(10_000)
+            .limit(limit)
             .send()
             .await
         {
@@ -428,6 +450,7 @@ async fn poll_shard(
             }
         };
         backoff = Duration::from_millis(200);
+        limit = next_page_records(page.records());
         for record in page.records() {
             last_sequence = Some(record.sequence_number().to_string());
             if !send_user_records(shard, record, out).await {
@@ -435,7 +458,10 @@ async fn poll_shard(
             }
         }
         it = page.next_shard_iterator().map(str::to_string);
-        let caught_up = page.millis_behind_latest() == Some(0) || page.records().is_empty();
+        // At the end only when an answer is empty at the tip: a full answer may have more behind
+        // it even when the server says it is 0 ms behind (records written within the second).
+        let caught_up =
+            page.records().is_empty() && page.millis_behind_latest().is_none_or(|ms| ms == 0);
         if caught_up && !options.follow {
             return Ok(());
         }
