@@ -732,3 +732,52 @@ fn only_commands_that_send_create_a_missing_stream() {
         "nothing else was created"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_target_cannot_do_is_said_in_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let data_path = data.path().to_path_buf();
+    let t = common::target("elsewhere", 1, false).await;
+    let endpoint = t.server.endpoint();
+    let (on_demand, cloudwatch, not_cloudwatch) = tokio::task::spawn_blocking(move || {
+        let put = kwb_in(&data_path, &["put", "--count", "1"]);
+        assert!(put.status.success(), "{}", stderr(&put));
+        (
+            kwb_in(&data_path, &["streams", "create", "od", "--on-demand"]),
+            kwb_in(&data_path, &["metrics", "--source", "cloudwatch"]),
+            kwb_in(
+                &data_path,
+                &[
+                    "--endpoint-url",
+                    &endpoint,
+                    "metrics",
+                    "--stream",
+                    "elsewhere",
+                    "--source",
+                    "cloudwatch",
+                ],
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    let err = stderr(&on_demand);
+    assert_eq!(on_demand.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no on-demand streams") && err.contains("--shards N"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = stderr(&cloudwatch);
+    assert!(
+        err.contains("no CloudWatch") && err.contains("--source server"),
+        "{err}"
+    );
+    // A Kinesis server asked for CloudWatch answers in another protocol: said as such.
+    let err = stderr(&not_cloudwatch);
+    assert!(!not_cloudwatch.status.success());
+    assert!(
+        err.contains("did not answer in CloudWatch's protocol"),
+        "{err}"
+    );
+}

@@ -233,6 +233,11 @@ pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32>
         .source
         .unwrap_or_else(|| Source::default_for(&connection.target));
     if source == Source::Cloudwatch {
+        if connection.is_embedded() {
+            anyhow::bail!(
+                "the local server has no CloudWatch: its own counts are --source server (the default here); CloudWatch needs an AWS target"
+            );
+        }
         warn_if_off(&connection, stream).await;
     }
     let minutes = args.minutes;

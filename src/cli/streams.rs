@@ -114,6 +114,11 @@ async fn act(connection: &Connection, action: StreamsAction, json: bool) -> anyh
             on_demand,
         } => {
             let capacity = if on_demand {
+                if connection.is_embedded() {
+                    anyhow::bail!(
+                        "the local server has no on-demand streams (it needs a shard count): use --shards N here, or --on-demand on an AWS target"
+                    );
+                }
                 Capacity::OnDemand
             } else {
                 Capacity::Shards(shards)
