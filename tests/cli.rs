@@ -781,3 +781,29 @@ async fn what_a_target_cannot_do_is_said_in_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_aws_profile_is_named_with_the_profiles_there_are() {
+    let data = tempfile::tempdir().unwrap();
+    let (config, credentials) = (data.path().join("config"), data.path().join("credentials"));
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile dev]\n[sso-session corp]\n",
+    )
+    .unwrap();
+    std::fs::write(&credentials, "[ci]\naws_access_key_id = x\n").unwrap();
+    let output = common::kwb_command(data.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .args(["--profile", "prd", "shards"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("--profile \"prd\""), "{err}");
+    assert!(
+        err.contains("the profiles there: ci, default, dev"),
+        "{err}"
+    );
+    assert!(!err.contains("IMDS"), "{err}");
+}

@@ -79,6 +79,8 @@ pub enum TargetError {
     },
     #[error("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")]
     NoRegion,
+    #[error("--profile {name:?} is neither a kwb profile nor in the shared AWS config files (~/.aws/config, ~/.aws/credentials); {known}")]
+    NoProfile { name: String, known: String },
     #[error("could not reach the local Kinesis server: {0}")]
     Embedded(#[from] std::io::Error),
 }
@@ -146,6 +148,41 @@ fn endpoint_problem(value: &str) -> Option<&'static str> {
     None
 }
 
+/// The profile names in the shared AWS config and credentials files (where `AWS_CONFIG_FILE`
+/// and `AWS_SHARED_CREDENTIALS_FILE` say, else under `~/.aws`), sorted.
+fn aws_profiles() -> Vec<String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+    };
+    let mut names: Vec<String> = [
+        (file("AWS_CONFIG_FILE", "config"), true),
+        (file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), false),
+    ]
+    .into_iter()
+    .filter_map(|(path, config)| Some((std::fs::read_to_string(path?).ok()?, config)))
+    .flat_map(|(text, config)| {
+        text.lines()
+            .filter_map(|line| {
+                let section = line.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+                // The config file names profiles `[profile NAME]` (and `[default]`); its other
+                // sections (sso-session, services) are not profiles.
+                match section.split_once(char::is_whitespace) {
+                    Some(("profile", name)) if config => Some(name.trim().to_string()),
+                    None if !config || section == "default" => Some(section.to_string()),
+                    _ => None,
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Resolves the target and builds its clients, starting the embedded server if nothing is named.
 pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     let endpoint = match &args.endpoint_url {
@@ -166,6 +203,17 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         || std::env::var_os("AWS_PROFILE").is_some();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &args.profile {
+        let known = aws_profiles();
+        if !known.iter().any(|p| p == profile) {
+            return Err(TargetError::NoProfile {
+                name: profile.clone(),
+                known: if known.is_empty() {
+                    "there are none".into()
+                } else {
+                    format!("the profiles there: {}", known.join(", "))
+                },
+            });
+        }
         loader = loader.profile_name(profile);
     }
     let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
