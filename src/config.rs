@@ -116,11 +116,23 @@ pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        // The key on the error's line, when it has one: `field = value`.
+        let field = text
+            .lines()
+            .nth(line - 1)
+            .and_then(|l| l.split_once('='))
+            .map(|(key, _)| key.trim())
+            .filter(|key| !key.is_empty() && !key.starts_with('['));
+        let message = e.message().trim_end().to_string();
         ConfigError::Parse {
             file: name.to_string(),
-            line: before.matches('\n').count() + 1,
+            line,
             column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
-            message: e.message().to_string(),
+            message: match field {
+                Some(field) if !message.contains(field) => format!("field {field}: {message}"),
+                _ => message,
+            },
         }
     })
 }
@@ -302,6 +314,9 @@ rate_limit = 90
         assert!(text.contains("shard"), "{text}");
         let err = parse("c.toml", "[profiles.x]\nshards = \"four\"\n").unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(err.to_string().contains("field shards:"), "{err}");
+        let err = parse("c.toml", "[profiles.x]\nendpoint_url = 42\n").unwrap_err();
+        assert!(err.to_string().contains("field endpoint_url:"), "{err}");
     }
 
     #[test]
