@@ -181,3 +181,52 @@ async fn the_sender_sends_bursts_exactly_and_stops_on_a_record_it_cannot_compose
     );
     assert_eq!(delivered(&producer), 1_001);
 }
+
+/// The number after "pending " in the status bar.
+fn pending(screen: &str) -> u64 {
+    screen
+        .split("pending ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_second_q_quits_at_once_and_reports_what_was_pending() {
+    let mut kwb = Workbench::start();
+    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
+        s.contains("paused") && shard_rows(s).len() == 4
+    });
+    // A fixed key, unaggregated, at 8,000 records/s: records pile up behind one shard's limit.
+    kwb.press("ka++++ ");
+    kwb.wait_for("thousands pending", Duration::from_secs(60), |s| {
+        pending(s) >= 5_000
+    });
+    kwb.press("q");
+    kwb.wait_for("quitting", Duration::from_secs(10), |s| {
+        s.contains("q again quits now")
+    });
+    kwb.press("q");
+    let asked = std::time::Instant::now();
+    let mut status = None;
+    kwb.wait_until(
+        "exit after the second q",
+        Duration::from_secs(30),
+        false,
+        |kwb| {
+            status = kwb.child.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    let took = asked.elapsed();
+    kwb.wait_until("summary line", Duration::from_secs(10), false, |kwb| {
+        kwb.contents().contains("undelivered at exit")
+    });
+    assert!(
+        !status.unwrap().success(),
+        "exit 1: records were undelivered"
+    );
+    assert!(took < Duration::from_secs(3), "the second q took {took:?}");
+    assert!(!kwb.screen.lock().unwrap().screen().alternate_screen());
+}

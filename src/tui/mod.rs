@@ -329,7 +329,13 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     drawn?;
     let producer = Arc::try_unwrap(producer)
         .map_err(|_| anyhow::anyhow!("the sender still holds the producer"))?;
-    let report = producer.shutdown(Duration::from_secs(10)).await;
+    // A second q means now: what is still pending is reported undelivered at once.
+    let grace = if app.quit {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(10)
+    };
+    let report = producer.shutdown(grace).await;
     let snapshot = previous;
     println!(
         "{}: ok {} failed {} throttled {}{}",
