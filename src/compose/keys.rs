@@ -33,7 +33,7 @@ pub enum KeyStrategy {
 /// Each strategy's syntax and what it does to the shards, for `kwb put --key help`.
 pub const STRATEGY_HELP: &[(&str, &str)] = &[
     ("random", "a new UUID per record: load spreads evenly over the shards by their share of the key space"),
-    ("fixed:KEY", "one key for every record: all load on one shard, which becomes hot and throttles"),
+    ("fixed:KEY", "one key for every record: all load on one shard, which becomes hot and throttles once the rate passes its limit (aggregated, ~10,000 records/s of 100 bytes; on their own, 1,000/s)"),
     ("ehk:DECIMAL", "an explicit hash key (0 to 2^128-1) for every record: pins all load to the shard owning it"),
     ("shard-round-robin", "explicit hash keys at the middle of each open shard in turn: exactly even load, whatever the key space split"),
     ("field:JSON_POINTER", "the key taken from the composed record, e.g. field:/user/id: load follows your data"),
