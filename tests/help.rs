@@ -23,6 +23,14 @@ fn help_of_every_command() {
 
 fn error_of(args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
+    // Commands other than put need the stream to exist before they get to their own checks.
+    if args[0] != "put" {
+        let created = common::kwb_command(data.path())
+            .args(["put", "--count", "0"])
+            .output()
+            .unwrap();
+        assert!(created.status.success());
+    }
     let output = common::kwb_command(data.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)

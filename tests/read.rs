@@ -356,17 +356,9 @@ async fn every_record_of_a_large_hot_key_put_reads_back() {
         .unwrap()
         .shard_id
         .clone();
-    let iterator = client
-        .get_shard_iterator()
-        .stream_name(stream)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
     let page = client
         .get_records()
-        .shard_iterator(iterator.shard_iterator().unwrap())
+        .shard_iterator(common::trim_horizon_iterator(client, stream, &shard).await)
         .limit(400)
         .send()
         .await

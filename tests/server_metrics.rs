@@ -8,6 +8,13 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use kwb::kinesis::server_metrics::{fetch, ServerSnapshot};
 use std::collections::BTreeMap;
 
+/// The last minute of a stream's counts from a server.
+async fn counts_of(endpoint: &str, stream: &str) -> ServerSnapshot {
+    fetch(endpoint, stream, 60, std::time::Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
 /// Per shard: records accepted, their bytes (key + data), records throttled.
 type Counts = BTreeMap<String, (u64, u64, u64)>;
 
@@ -102,25 +109,11 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
     let throttled: u64 = expected.values().map(|c| c.2).sum();
     assert!(throttled >= 400, "the burst was throttled ({throttled})");
 
-    let seen = fetch(
-        &t.server.endpoint(),
-        "counted",
-        60,
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let seen = counts_of(&t.server.endpoint(), "counted").await;
     assert_eq!(seen.stream, "counted");
     assert_eq!(seen.seconds, 60);
     assert_eq!(totals(&seen), expected);
-    let other = fetch(
-        &t.server.endpoint(),
-        "another",
-        60,
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let other = counts_of(&t.server.endpoint(), "another").await;
     assert!(other.shards.is_empty());
 
     // The read side: one GetRecords call on the hot shard, counted on that shard.
@@ -129,17 +122,9 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
         .unwrap()
         .shard_id
         .clone();
-    let iterator = client
-        .get_shard_iterator()
-        .stream_name("counted")
-        .shard_id(&hot)
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
     let got = client
         .get_records()
-        .shard_iterator(iterator.shard_iterator().unwrap())
+        .shard_iterator(common::trim_horizon_iterator(client, "counted", &hot).await)
         .limit(10_000)
         .send()
         .await
@@ -150,14 +135,7 @@ async fn puts_and_throttles_are_counted_on_their_shards() {
         .map(|r| (r.partition_key().map_or(0, str::len) + r.data().as_ref().len()) as u64)
         .sum();
     assert!(!got.records().is_empty());
-    let seen = fetch(
-        &t.server.endpoint(),
-        "counted",
-        60,
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let seen = counts_of(&t.server.endpoint(), "counted").await;
     let read = &seen.shards[&hot];
     assert_eq!(
         read.outgoing_records.iter().sum::<u64>(),

@@ -224,3 +224,18 @@ pub fn processes_of(data: &std::path::Path) -> Vec<(u32, Vec<String>)> {
         })
         .collect()
 }
+
+/// An iterator at the start of one shard.
+pub async fn trim_horizon_iterator(client: &Client, stream: &str, shard: &str) -> String {
+    client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("shard iterator")
+        .shard_iterator()
+        .expect("an iterator")
+        .to_string()
+}
