@@ -190,8 +190,7 @@ static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new()
 /// anywhere. Parts shorter than 4 characters are not remembered (hiding them would hide
 /// ordinary words); the URL form is hidden regardless.
 pub fn remember_credentials(url: &str) {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (_, authority, _) = url_parts(url);
     let Some((userinfo, _)) = authority.rsplit_once('@') else {
         return;
     };
@@ -216,6 +215,7 @@ pub fn redact_urls(text: &str) -> String {
     out
 }
 
+/// Every `scheme://user:password@host` in free text with its user:password part hidden.
 fn redact_url_forms(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -227,14 +227,7 @@ fn redact_url_forms(text: &str) -> String {
                 matches!(c, '/' | '?' | '#' | '`' | '"' | '\'' | '<' | '>') || c.is_whitespace()
             })
             .unwrap_or(after.len());
-        let authority = &after[..end];
-        match authority.rfind('@') {
-            Some(user_end) => {
-                out.push_str("***");
-                out.push_str(&authority[user_end..]);
-            }
-            None => out.push_str(authority),
-        }
+        out.push_str(&hide_userinfo(&after[..end]));
         rest = &after[end..];
     }
     out.push_str(rest);
@@ -243,14 +236,23 @@ fn redact_url_forms(text: &str) -> String {
 
 /// A URL with any user:password part hidden, for display.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => (String::new(), url),
-    };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (scheme, authority, rest) = url_parts(url);
+    format!("{scheme}{}{rest}", hide_userinfo(authority))
+}
+
+/// A URL's scheme with its `://` (or nothing), its authority, and the rest.
+fn url_parts(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let (scheme, rest) = url.split_at(start);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (scheme, &rest[..end], &rest[end..])
+}
+
+/// An authority (`user:password@host:port`) with its user:password part shown as `***`.
+fn hide_userinfo(authority: &str) -> String {
     match authority.rfind('@') {
-        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
-        None => url.to_string(),
+        Some(at) => format!("***{}", &authority[at..]),
+        None => authority.to_string(),
     }
 }
 
