@@ -8,7 +8,7 @@ use crate::compose::payload::Payloads;
 use crate::compose::rate::{Due, RateShape};
 use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
-use crate::producer::config::{ProducerConfig, MAX_RATE_LIMIT_PERCENT, MIN_RATE_LIMIT_PERCENT};
+use crate::producer::config::ProducerConfig;
 use crate::producer::{Producer, PutError};
 use anyhow::Context;
 use clap::Args;
@@ -130,12 +130,6 @@ impl PutArgs {
         if let Some(duration) = self.duration {
             seconds_within("--duration", duration, 0.0, MAX_DURATION_SECS)?;
         }
-        if !(MIN_RATE_LIMIT_PERCENT..=MAX_RATE_LIMIT_PERCENT).contains(&self.rate_limit) {
-            anyhow::bail!(
-                "--rate-limit {:?} is out of range: it must be from {MIN_RATE_LIMIT_PERCENT} to {MAX_RATE_LIMIT_PERCENT} (percent of each shard's write limit)",
-                self.rate_limit
-            );
-        }
         let config = ProducerConfig {
             aggregation: !self.no_aggregate,
             rate_limit_percent: self.rate_limit,
@@ -152,6 +146,7 @@ impl PutArgs {
             let flag = match e.field {
                 "max_record_bytes" => "--max-record-bytes",
                 "max_buffered_time" => "--max-buffered-ms",
+                "rate_limit_percent" => "--rate-limit",
                 other => other,
             };
             anyhow::anyhow!("{flag}: {e}")

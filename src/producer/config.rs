@@ -10,8 +10,8 @@ pub const PUT_RECORDS_MAX_ENTRIES: usize = 500;
 /// Default most bytes (partition keys + data) in one PutRecords request.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
 /// The range of the producer's share of each shard's write limits, in percent.
-pub const MIN_RATE_LIMIT_PERCENT: f64 = 0.1;
-pub const MAX_RATE_LIMIT_PERCENT: f64 = 1000.0;
+const MIN_RATE_LIMIT_PERCENT: f64 = 0.1;
+const MAX_RATE_LIMIT_PERCENT: f64 = 1000.0;
 /// Default most bytes (partition key + data) of one record.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
 
@@ -156,8 +156,8 @@ impl ProducerConfig {
         check(
             (MIN_RATE_LIMIT_PERCENT..=MAX_RATE_LIMIT_PERCENT).contains(&self.rate_limit_percent),
             "rate_limit_percent",
-            self.rate_limit_percent.to_string(),
-            "from 0.1 to 1000",
+            format!("{:?}", self.rate_limit_percent),
+            "from 0.1 to 1000 (percent of each shard's write limit)",
         )?;
         check(
             self.max_outstanding_records > 0 && self.max_concurrent_requests > 0,
