@@ -133,7 +133,9 @@ fn endpoint_problem(value: &str) -> Option<&'static str> {
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Some("it must start with http:// or https://");
     }
-    let authority = uri.authority()?.as_str();
+    let Some(authority) = uri.authority().map(|a| a.as_str()) else {
+        return Some("it has no host");
+    };
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = match host_port.rsplit_once(':') {
         Some((host, port)) if !port.contains(']') => (host, Some(port)),

@@ -528,13 +528,15 @@ impl Pipeline {
         if shard_id != *record.predicted_shard {
             self.map_stale = true;
         }
-        let metrics = self.shard_metrics(&shard_id);
+        let metrics = match self.map.position(&shard_id) {
+            Some(i) => {
+                let shard = &mut self.shards[i];
+                shard.limiter.on_accepted(record.billed_bytes(), now);
+                Arc::clone(&shard.metrics)
+            }
+            None => self.metrics.shard(&shard_id),
+        };
         let predicted = self.shard_metrics(&record.predicted_shard);
-        if let Some(i) = self.map.position(&shard_id) {
-            self.shards[i]
-                .limiter
-                .on_accepted(record.billed_bytes(), now);
-        }
         self.metrics.add(&metrics, Counter::KinesisRecords, 1, now);
         self.metrics
             .add(&metrics, Counter::Bytes, record.billed_bytes() as u64, now);
