@@ -33,7 +33,7 @@ const NUMBERS: [&str; 12] = [
 ];
 
 /// (subcommand words, numeric flag) pairs the edges are tried on.
-const NUMERIC_FLAGS: [(&[&str], &str); 17] = [
+const NUMERIC_FLAGS: [(&[&str], &str); 18] = [
     (&["put"], "--count"),
     (&["put"], "--duration"),
     (&["put"], "--rate"),
@@ -50,6 +50,7 @@ const NUMERIC_FLAGS: [(&[&str], &str); 17] = [
     (&["metrics"], "--minutes"),
     (&["metrics"], "--watch"),
     (&["serve", "--idle-exit", "1"], "--port"),
+    (&["serve"], "--idle-exit"),
     (&["streams", "create", "edges"], "--shards"),
 ];
 
