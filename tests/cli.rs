@@ -49,6 +49,8 @@ fn put_json_prints_exactly_one_object_with_the_summary_keys() {
         "throttled",
         "retries",
         "elapsed_s",
+        "sending_s",
+        "draining_s",
         "per_shard",
         "latency_ms",
     ] {
@@ -406,7 +408,7 @@ fn put_summary(args: &[&str]) -> (serde_json::Value, String) {
 
 #[test]
 fn records_past_their_ttl_fail_as_expired_and_none_is_left_to_shutdown() {
-    // 1 % of one shard's limit is 10 records/s: of 100 records, about 10 make it within 1 s.
+    // 1 % of one shard's limit is 10 records/s, and a record may wait 1 s.
     let (summary, err) = put_summary(&[
         "--rate-limit",
         "1",
@@ -423,7 +425,9 @@ fn records_past_their_ttl_fail_as_expired_and_none_is_left_to_shutdown() {
         summary["failed_by_reason"]["Expired"].as_u64().unwrap_or(0),
     );
     assert_eq!(ok + expired, 100, "{summary}");
-    assert!(ok >= 5 && expired >= 70, "{summary}");
+    // The shard's backlog holds two seconds of that limit (20 records), so the sender waits for
+    // room and the records at the back of it outlive their 1 s TTL.
+    assert!(ok >= 5 && expired >= 20, "{summary}");
     assert!(
         summary["failed_by_reason"].get("Shutdown").is_none(),
         "{summary}"
@@ -434,6 +438,48 @@ fn records_past_their_ttl_fail_as_expired_and_none_is_left_to_shutdown() {
         "{summary}"
     );
     assert!(err.contains("waited for shardId-"), "{err}");
+}
+
+#[test]
+fn a_hot_shard_slows_the_sender_so_a_run_ends_soon_after_its_duration() {
+    // As fast as possible onto one shard for 5 s: the shard takes 1,000 records or 1 MiB a
+    // second, so without a bound on what waits for it tens of thousands of records pile up and
+    // drain for tens of seconds after the sending stops.
+    for mode in [&["--size", "1000"][..], &["--no-aggregate"][..]] {
+        let mut args = vec!["--key", "fixed:hot", "--duration", "5"];
+        args.extend_from_slice(mode);
+        let (summary, err) = put_summary(&args);
+        assert_eq!(summary["failed"], 0, "{mode:?}: {summary} {err}");
+        let sending = summary["sending_s"].as_f64().unwrap();
+        let draining = summary["draining_s"].as_f64().unwrap();
+        assert!((5.0..6.0).contains(&sending), "{mode:?}: {summary}");
+        // Two seconds of the shard's limit wait at most, plus a request or two.
+        assert!(
+            draining < 4.0,
+            "{mode:?}: drained for {draining} s: {summary}"
+        );
+        let max = summary["latency_ms"]["max"].as_f64().unwrap();
+        assert!(
+            max < 4_000.0,
+            "{mode:?}: a record waited {max} ms: {summary}"
+        );
+        let elapsed = summary["elapsed_s"].as_f64().unwrap();
+        assert!(
+            (elapsed - sending - draining).abs() < 0.01,
+            "{mode:?}: {summary}"
+        );
+        // The shard was kept busy: at least 3 of the 5 seconds' worth went through.
+        let limit_per_s = if mode == ["--no-aggregate"] {
+            1000.0
+        } else {
+            1024.0
+        };
+        let ok = summary["ok"].as_f64().unwrap();
+        assert!(
+            ok >= 3.0 * limit_per_s,
+            "{mode:?}: only {ok} delivered: {summary}"
+        );
+    }
 }
 
 #[test]

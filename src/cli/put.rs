@@ -372,6 +372,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         }
     }
     drop(outcomes);
+    let sending = start.elapsed();
     // The producer's own map (kept fresh while it ran) lists the shards for the summary.
     let map = producer.shard_map();
     // Everything accepted resolves within its TTL, plus a request that started just before it ran
@@ -400,6 +401,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         target: connection.target.to_string(),
         records: sent,
         elapsed: start.elapsed(),
+        sending,
         interrupted,
         seed,
     };

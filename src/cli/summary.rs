@@ -95,6 +95,9 @@ pub struct Summary {
     pub retries: u64,
     pub kinesis_records: u64,
     pub elapsed_s: f64,
+    /// Of `elapsed_s`: composing and putting records, then waiting for the last to resolve.
+    pub sending_s: f64,
+    pub draining_s: f64,
     pub records_per_s: f64,
     pub per_shard: BTreeMap<String, u64>,
     /// From `put` to the service's answer, of delivered records.
@@ -112,6 +115,8 @@ pub struct Run {
     pub target: String,
     pub records: u64,
     pub elapsed: Duration,
+    /// The part of `elapsed` spent composing and putting records; the rest was draining.
+    pub sending: Duration,
     pub interrupted: bool,
     pub seed: u64,
 }
@@ -144,6 +149,8 @@ impl Summary {
             retries: metrics.sum(|s| s.retries),
             kinesis_records: metrics.sum(|s| s.kinesis_records),
             elapsed_s,
+            sending_s: run.sending.as_secs_f64(),
+            draining_s: run.elapsed.saturating_sub(run.sending).as_secs_f64(),
             records_per_s: if elapsed_s > 0.0 {
                 tally.ok as f64 / elapsed_s
             } else {
@@ -174,8 +181,12 @@ impl Summary {
             }
         );
         out += &format!(
-            "records {}  ok {}  failed {}  throttled {}  retries {}  elapsed {:.2} s  ({:.0} records/s)\n",
-            self.records, self.ok, self.failed, self.throttled, self.retries, self.elapsed_s, self.records_per_s
+            "records {}  ok {}  failed {}  throttled {}  retries {}  ({:.0} records/s)\n",
+            self.records, self.ok, self.failed, self.throttled, self.retries, self.records_per_s
+        );
+        out += &format!(
+            "elapsed {:.2} s: sending {:.2} s, draining {:.2} s\n",
+            self.elapsed_s, self.sending_s, self.draining_s
         );
         out += &format!(
             "latency (delivered) p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}  seed {}\n",

@@ -6,6 +6,7 @@
 //! [`PendingOutcome`] that resolves exactly once.
 
 pub mod aggregation;
+pub mod backlog;
 pub mod collector;
 pub mod config;
 pub mod limiter;
@@ -16,9 +17,10 @@ pub mod record;
 pub mod retry;
 pub mod sender;
 
-use crate::kinesis::hash_key::{validate_partition_key, KeyError};
+use crate::kinesis::hash_key::{validate_partition_key, HashKey, KeyError};
 use crate::kinesis::shard_map::{list_shards, ShardMap};
 use aws_sdk_kinesis::Client;
+use backlog::{Backlogs, ShardRange};
 use config::{ConfigError, ProducerConfig, Tuning};
 use metrics::ProducerMetrics;
 use outcome::{Failure, FailureReason, Outcome};
@@ -130,6 +132,7 @@ pub struct Producer {
     failure: DriverFailure,
     records: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
+    backlogs: Backlogs,
     metrics: Arc<ProducerMetrics>,
     shard_map: watch::Receiver<Arc<ShardMap>>,
     config: ProducerConfig,
@@ -171,6 +174,7 @@ impl Producer {
             failure: failure.clone(),
             records: Arc::new(Semaphore::new(config.max_outstanding_records)),
             bytes: Arc::new(Semaphore::new(config.max_outstanding_bytes)),
+            backlogs: Backlogs::new(config.aggregation, config.rate_limit_percent),
             metrics,
             shard_map: map_rx,
             config,
@@ -209,10 +213,23 @@ impl Producer {
         Ok(())
     }
 
-    fn submit(&self, record: NewRecord, permits: Permits) -> Result<PendingOutcome, PutError> {
+    /// The shard the current map predicts for a hash key.
+    fn predicted_shard(&self, hash_key: HashKey) -> ShardRange {
+        let map = self.shard_map.borrow();
+        map.shard_for(hash_key).map_or((0, 0), |shard| {
+            (shard.starting_hash_key, shard.ending_hash_key)
+        })
+    }
+
+    fn submit(
+        &self,
+        record: NewRecord,
+        hash_key: HashKey,
+        permits: Permits,
+    ) -> Result<PendingOutcome, PutError> {
         let (reply, receiver) = oneshot::channel();
         let arrived = Instant::now();
-        let mut user = UserRecord::new(record, reply, arrived);
+        let mut user = UserRecord::hashed(record, hash_key, reply, arrived);
         user.permits = Some(permits);
         self.inbox
             .send(Command::Put(user))
@@ -224,23 +241,32 @@ impl Producer {
         })
     }
 
-    /// Accepts a record, waiting while the producer holds its maximum of records or bytes.
+    /// Accepts a record, waiting while its shard's backlog is full (see [`backlog`]) or the
+    /// producer holds its maximum of records or bytes.
     pub async fn put(&self, record: NewRecord) -> Result<PendingOutcome, PutError> {
         self.validate(&record)?;
+        let hash_key = record.hash_key();
+        let bytes = record.billed_bytes();
+        let shard = self
+            .backlogs
+            .slot(self.predicted_shard(hash_key), bytes)
+            .await;
         let records = self.records.clone().acquire_owned().await;
         let bytes = self
             .bytes
             .clone()
-            .acquire_many_owned(record.billed_bytes().max(1) as u32)
+            .acquire_many_owned(bytes.max(1) as u32)
             .await;
         let (Ok(records), Ok(bytes)) = (records, bytes) else {
             return Err(PutError::Stopped);
         };
         self.submit(
             record,
+            hash_key,
             Permits {
                 _records: records,
                 _bytes: bytes,
+                _shard: shard,
             },
         )
     }
@@ -248,10 +274,16 @@ impl Producer {
     /// Accepts a record if there is room now, or says the producer is full.
     pub fn try_put(&self, record: NewRecord) -> Result<PendingOutcome, PutError> {
         self.validate(&record)?;
+        let hash_key = record.hash_key();
+        let bytes = record.billed_bytes();
         let full = |e: TryAcquireError, what| match e {
             TryAcquireError::NoPermits => PutError::Full(what),
             TryAcquireError::Closed => PutError::Stopped,
         };
+        let shard = self
+            .backlogs
+            .try_slot(self.predicted_shard(hash_key), bytes)
+            .ok_or(PutError::Full("its shard's backlog"))?;
         let records = self
             .records
             .clone()
@@ -260,13 +292,15 @@ impl Producer {
         let bytes = self
             .bytes
             .clone()
-            .try_acquire_many_owned(record.billed_bytes().max(1) as u32)
+            .try_acquire_many_owned(bytes.max(1) as u32)
             .map_err(|e| full(e, "max_outstanding_bytes"))?;
         self.submit(
             record,
+            hash_key,
             Permits {
                 _records: records,
                 _bytes: bytes,
+                _shard: shard,
             },
         )
     }
@@ -275,6 +309,8 @@ impl Producer {
     /// already buffered keep the settings they were buffered under.
     pub fn tune(&self, tuning: Tuning) -> Result<(), ConfigError> {
         let config = self.config.tuned(tuning)?;
+        self.backlogs
+            .tune(config.aggregation, config.rate_limit_percent);
         self.inbox
             .send(Command::Tune(config))
             .map_err(|_| ConfigError {

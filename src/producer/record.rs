@@ -2,6 +2,7 @@
 //! records (plain or aggregated) they travel in.
 
 use crate::kinesis::hash_key::HashKey;
+use crate::producer::backlog::ShardSlot;
 use crate::producer::outcome::Outcome;
 use bytes::Bytes;
 use std::time::Instant;
@@ -28,6 +29,12 @@ impl NewRecord {
     pub fn billed_bytes(&self) -> usize {
         self.partition_key.len() + self.data.len()
     }
+
+    /// Where the record lands on the hash-key space: its explicit hash key, or its key's MD5.
+    pub fn hash_key(&self) -> HashKey {
+        self.explicit_hash_key
+            .unwrap_or_else(|| HashKey::of_partition_key(&self.partition_key))
+    }
 }
 
 /// The capacity a record holds until it resolves (released on drop).
@@ -35,6 +42,7 @@ impl NewRecord {
 pub struct Permits {
     pub _records: OwnedSemaphorePermit,
     pub _bytes: OwnedSemaphorePermit,
+    pub _shard: ShardSlot,
 }
 
 /// A user record inside the pipeline, with everything needed to resolve it.
@@ -53,9 +61,17 @@ pub struct UserRecord {
 
 impl UserRecord {
     pub fn new(record: NewRecord, reply: oneshot::Sender<Outcome>, arrived: Instant) -> Self {
-        let hash_key = record
-            .explicit_hash_key
-            .unwrap_or_else(|| HashKey::of_partition_key(&record.partition_key));
+        let hash_key = record.hash_key();
+        UserRecord::hashed(record, hash_key, reply, arrived)
+    }
+
+    /// A user record whose hash key (`record.hash_key()`) is known already.
+    pub fn hashed(
+        record: NewRecord,
+        hash_key: HashKey,
+        reply: oneshot::Sender<Outcome>,
+        arrived: Instant,
+    ) -> Self {
         UserRecord {
             partition_key: record.partition_key,
             explicit_hash_key: record.explicit_hash_key,
