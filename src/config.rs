@@ -5,6 +5,7 @@
 //!
 //! [profiles.prod]
 //! aws_profile = "prod"        # or endpoint_url = "http://localhost:4566"
+//!                             # (and cloudwatch_endpoint_url, when CloudWatch is elsewhere)
 //! region = "eu-west-1"
 //! stream = "orders"
 //! key = "field:/customer/id"
@@ -47,6 +48,8 @@ pub struct Profile {
     pub aws_profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<EndpointUrl>,
+    /// CloudWatch's own endpoint (else `endpoint_url`).
+    pub cloudwatch_endpoint_url: Option<EndpointUrl>,
     pub stream: Option<String>,
     pub shards: Option<u32>,
     pub template: Option<PathBuf>,

@@ -167,6 +167,10 @@ fn malformed_or_refusing_endpoints_are_reported() {
         ],
         &["127.0.0.1:1"],
     );
+    fails_with(
+        &["--cloudwatch-endpoint-url", "localhost:4566", "metrics"],
+        &["--cloudwatch-endpoint-url", "http://"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -785,28 +789,45 @@ async fn what_a_target_cannot_do_is_said_in_one_line() {
     let data_path = data.path().to_path_buf();
     let t = common::target("elsewhere", 1, false).await;
     let endpoint = t.server.endpoint();
-    let (on_demand, cloudwatch, not_cloudwatch) = tokio::task::spawn_blocking(move || {
-        let put = kwb_in(&data_path, &["put", "--count", "1"]);
-        assert!(put.status.success(), "{}", stderr(&put));
-        (
-            kwb_in(&data_path, &["streams", "create", "od", "--on-demand"]),
-            kwb_in(&data_path, &["metrics", "--source", "cloudwatch"]),
-            kwb_in(
-                &data_path,
-                &[
-                    "--endpoint-url",
-                    &endpoint,
-                    "metrics",
-                    "--stream",
-                    "elsewhere",
-                    "--source",
-                    "cloudwatch",
-                ],
-            ),
-        )
-    })
-    .await
-    .unwrap();
+    let (on_demand, cloudwatch, not_cloudwatch, own_cloudwatch) =
+        tokio::task::spawn_blocking(move || {
+            let put = kwb_in(&data_path, &["put", "--count", "1"]);
+            assert!(put.status.success(), "{}", stderr(&put));
+            (
+                kwb_in(&data_path, &["streams", "create", "od", "--on-demand"]),
+                kwb_in(&data_path, &["metrics", "--source", "cloudwatch"]),
+                kwb_in(
+                    &data_path,
+                    &[
+                        "--endpoint-url",
+                        &endpoint,
+                        "metrics",
+                        "--stream",
+                        "elsewhere",
+                        "--source",
+                        "cloudwatch",
+                    ],
+                ),
+                // CloudWatch at an endpoint of its own (which refuses connections): Kinesis's
+                // endpoint is for Kinesis only.
+                kwb_in(
+                    &data_path,
+                    &[
+                        "--endpoint-url",
+                        &endpoint,
+                        "--cloudwatch-endpoint-url",
+                        "http://127.0.0.1:1",
+                        "metrics",
+                        "--stream",
+                        "elsewhere",
+                        "--source",
+                        "cloudwatch",
+                    ],
+                ),
+            )
+        })
+        .await
+        .unwrap();
     let err = stderr(&on_demand);
     assert_eq!(on_demand.status.code(), Some(1), "{err}");
     assert!(
@@ -825,6 +846,43 @@ async fn what_a_target_cannot_do_is_said_in_one_line() {
     assert!(
         err.contains("did not answer in CloudWatch's protocol"),
         "{err}"
+    );
+    let err = stderr(&own_cloudwatch);
+    assert!(!own_cloudwatch.status.success());
+    assert!(
+        err.contains("at http://127.0.0.1:1 failed") && err.contains("Connection refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_local_server_reads_cloudwatch_where_an_endpoint_is_named_for_it() {
+    // No Kinesis target named (the local server), CloudWatch named by the environment: asked
+    // there (it refuses connections) instead of refused as something the local server lacks.
+    let data = tempfile::tempdir().unwrap();
+    assert!(kwb_in(data.path(), &["put", "--count", "1"])
+        .status
+        .success());
+    let output = common::kwb_command(data.path())
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:1")
+        .args(["metrics", "--source", "cloudwatch"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(!err.contains("no CloudWatch"), "{err}");
+    assert!(err.contains("at http://127.0.0.1:1 failed"), "{err}");
+    // `kwb config show` says where each service goes.
+    let shown = common::kwb_command(data.path())
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:1")
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["target"]["endpoint_url"], serde_json::Value::Null);
+    assert_eq!(
+        shown["target"]["cloudwatch_endpoint_url"],
+        "http://127.0.0.1:1"
     );
 }
 

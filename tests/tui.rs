@@ -3,35 +3,14 @@
 
 mod common;
 
-use common::pty::Workbench;
+use common::pty::{table_rows, Workbench};
 use std::time::Duration;
-
-/// The shard table's rows: (records/s, % of write limit, starred for other producers) per shard.
-fn table_rows(screen: &str) -> Vec<(u64, u64, bool)> {
-    screen
-        .lines()
-        .filter_map(|line| {
-            let cell = line.split('│').nth(1)?;
-            let mut fields = cell.split_whitespace();
-            let id = fields.next()?;
-            let starred = id.ends_with('*');
-            let id = id.trim_end_matches('*');
-            if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let rate = fields.next()?.parse().ok()?;
-            let _kib = fields.next()?;
-            let limit = fields.next()?.trim_end_matches('%').parse().ok()?;
-            Some((rate, limit, starred))
-        })
-        .collect()
-}
 
 /// (records/s, % of write limit) per shard.
 fn shard_rows(screen: &str) -> Vec<(u64, u64)> {
     table_rows(screen)
         .into_iter()
-        .map(|(r, l, _)| (r, l))
+        .map(|r| (r.rate, r.limit))
         .collect()
 }
 
@@ -111,11 +90,11 @@ fn another_producer_shows_as_a_starred_hot_shard_in_the_stream_view() {
         Duration::from_secs(30),
         |s| {
             let rows = table_rows(s);
-            let starred: Vec<_> = rows.iter().filter(|r| r.2).collect();
+            let starred: Vec<_> = rows.iter().filter(|r| r.starred).collect();
             rows.len() == 4
                 && starred.len() == 1
-                && starred[0].1 >= 40
-                && rows.iter().all(|r| r.0 == 0)
+                && starred[0].limit >= 40
+                && rows.iter().all(|r| r.rate == 0)
         },
     );
     let _ = other.kill();

@@ -2,6 +2,7 @@
 
 use crate::cli::{Cli, TargetFlags};
 use crate::config::{self, redact_url, Chosen, EndpointUrl, Profile};
+use crate::kinesis::client::{Endpoints, NamedEndpoint, TargetArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Subcommand};
 use serde_json::json;
 use std::ffi::OsString;
@@ -108,6 +109,7 @@ pub fn parse_from(args: Vec<OsString>) -> anyhow::Result<(Cli, Loaded)> {
             cli.target.profile = profile.aws_profile.clone();
         }
         cli.target.profile_endpoint_url = profile.endpoint_url.clone();
+        cli.target.profile_cloudwatch_endpoint_url = profile.cloudwatch_endpoint_url.clone();
         cli.target.profile_region = profile.region.clone();
     }
     Ok((cli, Loaded { file, chosen }))
@@ -124,22 +126,19 @@ pub fn run(args: ConfigArgs, target: &TargetFlags, loaded: Loaded) -> anyhow::Re
                 None => (None, None, None),
             };
             let mut profile = profile.cloned().unwrap_or_default();
-            profile.endpoint_url = profile.endpoint_url.map(|u| EndpointUrl(redact_url(&u.0)));
-            let effective_endpoint = target
-                .endpoint_url
-                .clone()
-                .map(|u| u.0)
-                .or_else(|| env("AWS_ENDPOINT_URL_KINESIS"))
-                .or_else(|| env("AWS_ENDPOINT_URL"))
-                .or(profile.endpoint_url.clone().map(|u| u.0))
-                .map(|u| redact_url(&u));
+            let redacted = |u: Option<EndpointUrl>| u.map(|u| EndpointUrl(redact_url(&u.0)));
+            profile.endpoint_url = redacted(profile.endpoint_url);
+            profile.cloudwatch_endpoint_url = redacted(profile.cloudwatch_endpoint_url);
+            let endpoints = Endpoints::of(&TargetArgs::from(target));
+            let effective = |e: Option<&NamedEndpoint>| e.map(|(_, url)| redact_url(url));
             let shown = json!({
                 "file": loaded.file.display().to_string(),
                 "profile": name,
                 "chosen_by": source,
                 "settings": profile,
                 "target": {
-                    "endpoint_url": effective_endpoint,
+                    "endpoint_url": effective(endpoints.kinesis.as_ref()),
+                    "cloudwatch_endpoint_url": effective(endpoints.cloudwatch_or_kinesis()),
                     "aws_profile": target.profile,
                     "region": target.region.clone().or_else(|| env("AWS_REGION")).or(target.profile_region.clone()),
                 },

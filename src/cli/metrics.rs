@@ -233,9 +233,9 @@ pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32>
         .source
         .unwrap_or_else(|| Source::default_for(&connection.target));
     if source == Source::Cloudwatch {
-        if connection.is_embedded() {
+        if !connection.has_cloudwatch() {
             anyhow::bail!(
-                "the local server has no CloudWatch: its own counts are --source server (the default here); CloudWatch needs an AWS target"
+                "the local server has no CloudWatch: its own counts are --source server (the default here); CloudWatch needs an AWS target or an endpoint of its own (--cloudwatch-endpoint-url or AWS_ENDPOINT_URL_CLOUDWATCH)"
             );
         }
         warn_if_off(&connection, stream).await;

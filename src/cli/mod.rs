@@ -65,9 +65,14 @@ pub struct TargetFlags {
     /// AWS region.
     #[arg(long, global = true)]
     pub region: Option<String>,
-    /// A Kinesis-compatible endpoint (LocalStack, kinesalite, ferrokinesis, ...).
+    /// A Kinesis-compatible endpoint (LocalStack, kinesalite, ferrokinesis, ...), for Kinesis
+    /// only; CloudWatch goes there too only when no endpoint is named for it.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<EndpointUrl>,
+    /// A CloudWatch-compatible endpoint for the stream's metrics (also AWS_ENDPOINT_URL_CLOUDWATCH
+    /// or the profile's cloudwatch_endpoint_url).
+    #[arg(long, global = true, value_name = "URL")]
+    pub cloudwatch_endpoint_url: Option<EndpointUrl>,
     /// Use AWS through the standard credential chain even when nothing else names it.
     #[arg(long, global = true)]
     pub aws: bool,
@@ -77,6 +82,9 @@ pub struct TargetFlags {
     /// Endpoint from the profile, used when neither the flag nor the environment names one.
     #[arg(skip)]
     pub profile_endpoint_url: Option<EndpointUrl>,
+    /// CloudWatch's endpoint from the profile, likewise.
+    #[arg(skip)]
+    pub profile_cloudwatch_endpoint_url: Option<EndpointUrl>,
     /// Region from the profile, used when neither the flag nor the environment names one.
     #[arg(skip)]
     pub profile_region: Option<String>,
@@ -97,9 +105,11 @@ impl From<&TargetFlags> for TargetArgs {
             profile: flags.profile.clone(),
             region: flags.region.clone(),
             endpoint_url: flags.endpoint_url.clone(),
+            cloudwatch_endpoint_url: flags.cloudwatch_endpoint_url.clone(),
             aws: flags.aws,
             api_timeout: std::time::Duration::from_secs_f64(flags.api_timeout),
             profile_endpoint_url: flags.profile_endpoint_url.clone(),
+            profile_cloudwatch_endpoint_url: flags.profile_cloudwatch_endpoint_url.clone(),
             profile_region: flags.profile_region.clone(),
         }
     }

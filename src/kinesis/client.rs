@@ -20,12 +20,16 @@ pub struct TargetArgs {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<EndpointUrl>,
+    /// A CloudWatch endpoint of its own (else the Kinesis endpoint, when one is named).
+    pub cloudwatch_endpoint_url: Option<EndpointUrl>,
     /// Use AWS through the standard chain even though nothing else names it.
     pub aws: bool,
     /// Longest an admin call (describe, list, create) may take, retries included.
     pub api_timeout: Duration,
     /// From the profile: used when neither a flag nor the environment names an endpoint.
     pub profile_endpoint_url: Option<EndpointUrl>,
+    /// From the profile: CloudWatch's, used when neither a flag nor the environment names one.
+    pub profile_cloudwatch_endpoint_url: Option<EndpointUrl>,
     /// From the profile: used when neither a flag nor the environment names a region.
     pub profile_region: Option<String>,
 }
@@ -36,9 +40,11 @@ impl Default for TargetArgs {
             profile: None,
             region: None,
             endpoint_url: None,
+            cloudwatch_endpoint_url: None,
             aws: false,
             api_timeout: Duration::from_secs(10),
             profile_endpoint_url: None,
+            profile_cloudwatch_endpoint_url: None,
             profile_region: None,
         }
     }
@@ -90,26 +96,78 @@ pub struct Connection {
     pub admin: Client,
     pub producer: Client,
     pub target: Target,
-    /// The resolved configuration (region, credentials, endpoint), for clients of other
-    /// services (CloudWatch).
+    /// The resolved configuration (region, credentials), for clients of other services.
     pub sdk: aws_config::SdkConfig,
+    /// Where CloudWatch is, when not AWS's own: named for it, or the Kinesis endpoint.
+    pub cloudwatch_endpoint: Option<String>,
 }
 
 impl Connection {
     pub fn is_embedded(&self) -> bool {
         matches!(self.target, Target::Embedded { .. })
     }
+
+    /// Whether CloudWatch can be asked: anywhere but the local server, unless an endpoint was
+    /// named for it.
+    pub fn has_cloudwatch(&self) -> bool {
+        !self.is_embedded() || self.cloudwatch_endpoint.is_some()
+    }
 }
 
-fn env_endpoint() -> Option<(&'static str, String)> {
-    ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|var| {
-            std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (var, v))
-        })
+/// An endpoint and the setting that named it.
+pub type NamedEndpoint = (&'static str, String);
+
+/// The endpoints the settings name, each with the setting that named it. Kinesis's settings
+/// name Kinesis only; CloudWatch has its own and falls back to Kinesis's (LocalStack serves both
+/// on one).
+#[derive(Debug, Default)]
+pub struct Endpoints {
+    pub kinesis: Option<NamedEndpoint>,
+    /// Named for CloudWatch itself.
+    pub cloudwatch: Option<NamedEndpoint>,
+}
+
+impl Endpoints {
+    /// Flag, then environment, then profile, for each service.
+    pub fn of(args: &TargetArgs) -> Endpoints {
+        let env = |vars: &[&'static str]| {
+            vars.iter().find_map(|var| {
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (*var, v))
+            })
+        };
+        let pick = |flag: (&'static str, &Option<EndpointUrl>),
+                    vars: &[&'static str],
+                    profile: (&'static str, &Option<EndpointUrl>)| {
+            flag.1
+                .as_ref()
+                .map(|u| (flag.0, u.0.clone()))
+                .or_else(|| env(vars))
+                .or_else(|| profile.1.as_ref().map(|u| (profile.0, u.0.clone())))
+        };
+        Endpoints {
+            kinesis: pick(
+                ("--endpoint-url", &args.endpoint_url),
+                &["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"],
+                ("endpoint_url in the profile", &args.profile_endpoint_url),
+            ),
+            cloudwatch: pick(
+                ("--cloudwatch-endpoint-url", &args.cloudwatch_endpoint_url),
+                &["AWS_ENDPOINT_URL_CLOUDWATCH"],
+                (
+                    "cloudwatch_endpoint_url in the profile",
+                    &args.profile_cloudwatch_endpoint_url,
+                ),
+            ),
+        }
+    }
+
+    /// CloudWatch's endpoint: its own, else Kinesis's.
+    pub fn cloudwatch_or_kinesis(&self) -> Option<&NamedEndpoint> {
+        self.cloudwatch.as_ref().or(self.kinesis.as_ref())
+    }
 }
 
 /// Checks that an endpoint is an absolute http(s) URL with a host.
@@ -187,16 +245,11 @@ fn aws_profiles() -> Vec<String> {
 
 /// Resolves the target and builds its clients, starting the embedded server if nothing is named.
 pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
-    let endpoint = match &args.endpoint_url {
-        Some(url) => Some(("--endpoint-url", url.0.clone())),
-        None => env_endpoint().or_else(|| {
-            let url = args.profile_endpoint_url.clone()?.0;
-            Some(("endpoint_url in the profile", url))
-        }),
-    };
-    if let Some((field, url)) = &endpoint {
+    let endpoints = Endpoints::of(args);
+    for (field, url) in endpoints.kinesis.iter().chain(&endpoints.cloudwatch) {
         validate_endpoint(field, url)?;
     }
+    let endpoint = endpoints.kinesis.clone();
     let named = endpoint.is_some()
         || args.aws
         || args.profile.is_some()
@@ -229,15 +282,17 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         loader = loader.region(Region::new(region));
     }
     let dummy = Credentials::new(EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, None, None, "kwb");
+    // Set on the Kinesis clients only: CloudWatch has its own (see `Endpoints`).
+    let mut kinesis_endpoint = None;
     let target = if !named {
         let url = local_endpoint(&data_dir()?).await?;
         loader = loader
-            .endpoint_url(&url)
             .region(Region::new(EMBEDDED_REGION))
             .credentials_provider(dummy);
+        kinesis_endpoint = Some(url.clone());
         Target::Embedded { endpoint: url }
     } else if let Some((_, url)) = endpoint {
-        loader = loader.endpoint_url(&url);
+        kinesis_endpoint = Some(url.clone());
         // Local servers take any credentials; use placeholders when none are configured.
         if args.profile.is_none()
             && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
@@ -267,7 +322,14 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         },
         other => other,
     };
-    let admin = aws_sdk_kinesis::config::Builder::from(&sdk)
+    let kinesis = || {
+        let mut builder = aws_sdk_kinesis::config::Builder::from(&sdk);
+        if let Some(url) = &kinesis_endpoint {
+            builder = builder.endpoint_url(url);
+        }
+        builder
+    };
+    let admin = kinesis()
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3).min(args.api_timeout))
@@ -275,7 +337,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
                 .build(),
         )
         .build();
-    let producer = aws_sdk_kinesis::config::Builder::from(&sdk)
+    let producer = kinesis()
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -283,11 +345,19 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
                 .build(),
         )
         .build();
+    // The local server has no CloudWatch: only an endpoint named for it serves there.
+    let cloudwatch_endpoint = if matches!(target, Target::Embedded { .. }) {
+        endpoints.cloudwatch
+    } else {
+        endpoints.cloudwatch_or_kinesis().cloned()
+    }
+    .map(|(_, url)| url);
     Ok(Connection {
         admin: Client::from_conf(admin),
         producer: Client::from_conf(producer),
         target,
         sdk,
+        cloudwatch_endpoint,
     })
 }
 

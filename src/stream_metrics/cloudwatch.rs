@@ -71,20 +71,33 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
-/// A CloudWatch client for a target's configuration (region, credentials, endpoint).
-pub fn client(sdk: &aws_config::SdkConfig) -> Client {
-    Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(sdk)
-            .retry_config(retry_config())
-            .build(),
-    )
+/// A CloudWatch client for a target's configuration (region, credentials), at `endpoint` when
+/// one is named for it (else where the configuration says: AWS's own by default).
+pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
+    let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry_config());
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    Client::from_conf(builder.build())
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("CloudWatch GetMetricData for stream {stream:?} failed: {message}")]
+#[error("CloudWatch GetMetricData for stream {stream:?}{at} failed: {message}")]
 pub struct CloudWatchError {
     stream: String,
+    /// " at URL" when CloudWatch is not AWS's own (redacted), else empty.
+    at: String,
     message: String,
+}
+
+impl CloudWatchError {
+    /// Names the endpoint the call went to, when one was named for CloudWatch.
+    pub fn at(mut self, endpoint: Option<&str>) -> CloudWatchError {
+        if let Some(url) = endpoint {
+            self.at = format!(" at {}", crate::config::redact_url(url));
+        }
+        self
+    }
 }
 
 /// A decoder's words for an answer that was not CloudWatch's protocol, said as such.
@@ -187,6 +200,7 @@ pub async fn fetch(
 ) -> Result<StreamMetrics, CloudWatchError> {
     let failed = |message: String| CloudWatchError {
         stream: stream.to_string(),
+        at: String::new(),
         message,
     };
     let mut series: Vec<[Series; 3]> = shards

@@ -183,8 +183,11 @@ pub async fn read(
         }
         Source::Cloudwatch => {
             let window = cloudwatch::Window::last_minutes(std::time::SystemTime::now(), minutes);
-            let client = cloudwatch::client(&connection.sdk);
-            Ok(cloudwatch::fetch(&client, stream, &shards, window).await?)
+            let client =
+                cloudwatch::client(&connection.sdk, connection.cloudwatch_endpoint.as_deref());
+            Ok(cloudwatch::fetch(&client, stream, &shards, window)
+                .await
+                .map_err(|e| e.at(connection.cloudwatch_endpoint.as_deref()))?)
         }
     }
 }

@@ -54,6 +54,21 @@ fn heat(utilisation: f64) -> Color {
     }
 }
 
+/// Throttles a second in the view's numbers, red when there are any (CloudWatch's minutes may
+/// average under one a second: still marked).
+fn throttled_cell(per_sec: f64) -> Cell<'static> {
+    match per_sec {
+        t if t <= 0.0 => Cell::from("0"),
+        t if t < 1.0 => Cell::from("<1"),
+        t => Cell::from(format!("{t:.0}")),
+    }
+    .style(if per_sec > 0.0 {
+        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    })
+}
+
 fn short_id(shard_id: &str) -> String {
     let n = shard_id
         .trim_start_matches("shardId-")
@@ -522,7 +537,8 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(cells).style(Style::new().fg(Color::DarkGray))
         });
     let body = rows.iter().map(|(i, id, s)| {
-        let u = load::shown(app, id).utilisation();
+        let shown = load::shown(app, id);
+        let u = shown.utilisation();
         let style = if *i == app.selected {
             Style::new().add_modifier(Modifier::REVERSED)
         } else {
@@ -540,7 +556,7 @@ fn shard_table(app: &App, frame: &mut Frame, area: Rect) {
                 last_second(&s.bytes_per_sec) as f64 / 1024.0
             )),
             Cell::from(format!("{:.0}%", u * 100.0)).style(Style::new().fg(heat(u))),
-            Cell::from(last_second(&s.throttled_per_sec).to_string()),
+            throttled_cell(shown.throttled),
             Cell::from(s.user_records.to_string()),
             Cell::from(s.pending.to_string()),
             Cell::from(format!("{:.0}", s.latency_p99.as_secs_f64() * 1000.0)),

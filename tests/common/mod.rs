@@ -104,9 +104,10 @@ pub fn kwb_command(data: &std::path::Path) -> std::process::Command {
 }
 
 /// Variables a test's kwb must not take from the test's environment.
-pub const ISOLATED_UNSET: [&str; 5] = [
+pub const ISOLATED_UNSET: [&str; 6] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_KINESIS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH",
     "AWS_PROFILE",
     "KWB_STREAM",
     "KWB_PROFILE",

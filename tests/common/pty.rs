@@ -22,6 +22,11 @@ pub struct Workbench {
 
 impl Workbench {
     pub fn start() -> Workbench {
+        Workbench::start_with(&[], &[])
+    }
+
+    /// The workbench with these arguments and environment variables besides the isolated ones.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Workbench {
         let data = tempfile::tempdir().unwrap();
         let pty = native_pty_system()
             .openpty(PtySize {
@@ -39,6 +44,10 @@ impl Workbench {
             command.env(key, value);
         }
         command.env("TERM", "xterm-256color");
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
         let child = pty.slave.spawn_command(command).expect("start kwb");
         drop(pty.slave);
         let screen = Arc::new(Mutex::new(vt100::Parser::new(HEIGHT, WIDTH, 0)));
@@ -115,4 +124,65 @@ impl Drop for Workbench {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// A row of the workbench's shard table, as the screen shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    /// The screen line it is on.
+    pub line: u16,
+    /// The shard id's digits.
+    pub id: String,
+    pub rate: u64,
+    /// Percent of the write limit.
+    pub limit: u64,
+    /// The thr/s cell as shown ("0", "<1", "12"), and the screen column it starts at.
+    pub throttled: String,
+    pub throttled_column: u16,
+    /// Marked for other producers.
+    pub starred: bool,
+}
+
+/// The shard table's rows on a screen.
+pub fn table_rows(screen: &str) -> Vec<TableRow> {
+    screen
+        .lines()
+        .enumerate()
+        .filter_map(|(line, text)| {
+            let chars: Vec<char> = text.chars().collect();
+            // The table is the first pane on its line: its cells start after the first border.
+            let start = chars.iter().position(|c| *c == '│')? + 1;
+            let mut fields = Vec::new();
+            let mut column = start;
+            while column < chars.len() && chars[column] != '│' && fields.len() < 5 {
+                if chars[column].is_whitespace() {
+                    column += 1;
+                    continue;
+                }
+                let from = column;
+                while column < chars.len() && !chars[column].is_whitespace() && chars[column] != '│'
+                {
+                    column += 1;
+                }
+                fields.push((from, chars[from..column].iter().collect::<String>()));
+            }
+            let [(_, id), (_, rate), _, (_, limit), (thr_column, throttled)] = &fields[..] else {
+                return None;
+            };
+            let starred = id.ends_with('*');
+            let id = id.trim_end_matches('*');
+            if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            Some(TableRow {
+                line: line as u16,
+                id: id.to_string(),
+                rate: rate.parse().ok()?,
+                limit: limit.trim_end_matches('%').parse().ok()?,
+                throttled: throttled.clone(),
+                throttled_column: *thr_column as u16,
+                starred,
+            })
+        })
+        .collect()
 }
