@@ -173,6 +173,17 @@ fn malformed_or_refusing_endpoints_are_reported() {
     );
 }
 
+#[test]
+fn a_seed_before_a_command_is_the_workbenchs_and_is_refused_there() {
+    fails_with(
+        &["--seed", "5", "put", "--count", "1"],
+        &[
+            "--seed before a command seeds the workbench",
+            "kwb put --seed N",
+        ],
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_stream_is_reported_not_created() {
     let server = common::server(true).await;

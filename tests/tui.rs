@@ -124,6 +124,7 @@ async fn the_sender_sends_bursts_exactly_and_stops_on_a_record_it_cannot_compose
         plan_rx,
         log.clone(),
         inbox,
+        7,
     ));
 
     app.extra = 1_001;
@@ -209,4 +210,52 @@ fn a_second_q_quits_at_once_and_reports_what_was_pending() {
     );
     assert!(took < Duration::from_secs(3), "the second q took {took:?}");
     assert!(!kwb.screen.lock().unwrap().screen().alternate_screen());
+}
+
+/// The key of the record the composer shows next (a UUID wraps onto the pane's next line).
+fn next_key(screen: &str) -> Option<String> {
+    let mut lines = screen.lines().skip_while(|l| !l.contains("next:"));
+    let next = lines.next()?.split('│').nth(1)?;
+    let key = next.split(", key").nth(1)?.trim();
+    let key = if key.is_empty() {
+        lines.next()?.split('│').nth(1)?.trim()
+    } else {
+        key
+    };
+    Some(key.to_string())
+}
+
+/// Opens the workbench, reads the next record's key and quits; returns it and the exit line.
+fn first_key(args: &[&str]) -> (String, String) {
+    let mut kwb = Workbench::start_with(args, &[]);
+    kwb.wait_for("the next record", Duration::from_secs(60), |s| {
+        next_key(s).is_some_and(|k| k.len() >= 32)
+    });
+    let key = next_key(&kwb.contents()).unwrap();
+    kwb.press("q");
+    kwb.wait_until("exit", Duration::from_secs(30), false, |kwb| {
+        kwb.contents().contains("kwb-demo: ok")
+    });
+    let exit_line = kwb
+        .contents()
+        .lines()
+        .find(|l| l.contains("kwb-demo: ok"))
+        .unwrap()
+        .to_string();
+    (key, exit_line)
+}
+
+#[test]
+fn each_session_has_a_fresh_seed_and_kwb_seed_repeats_one() {
+    let (first, said) = first_key(&[]);
+    let (second, _) = first_key(&[]);
+    assert_ne!(first, second, "two sessions began with the same random key");
+    let seed = said
+        .split("(seed ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no seed in {said:?}"));
+    let (repeated, again) = first_key(&["--seed", seed]);
+    assert_eq!(repeated, first, "--seed {seed} did not repeat the session");
+    assert!(again.ends_with(&format!("(seed {seed})")), "{again}");
 }

@@ -52,6 +52,10 @@ pub struct Cli {
     /// The stream the workbench opens when no command is given.
     #[command(flatten)]
     pub workbench: StreamArgs,
+    /// Seed of the workbench's random keys and data: printed when it exits, and `kwb --seed N`
+    /// repeats a session's records (default: a fresh one each session).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seed: Option<u64>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -224,8 +228,13 @@ pub async fn open_stream(
 /// Runs a parsed command line; the result is the process's exit code.
 pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
     let Some(command) = cli.command else {
-        return crate::tui::run(&cli.target, &cli.workbench).await;
+        return crate::tui::run(&cli.target, &cli.workbench, cli.seed).await;
     };
+    if cli.seed.is_some() {
+        anyhow::bail!(
+            "--seed before a command seeds the workbench; give it after the command (kwb put --seed N)"
+        );
+    }
     match command {
         Command::Put(args) => put::run(&cli.target, *args).await,
         Command::Shards(args) => shards::run(&cli.target, args).await,

@@ -201,7 +201,13 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
 }
 
 /// Opens the workbench on a stream; returns the exit code.
-pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i32> {
+/// `seed` (else a fresh one) seeds the session's random keys and data.
+pub async fn run(
+    target: &TargetFlags,
+    stream: &StreamArgs,
+    seed: Option<u64>,
+) -> anyhow::Result<i32> {
+    let seed = seed.unwrap_or_else(rand::random);
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
@@ -234,6 +240,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
         plan_rx,
         log.clone(),
         events_tx,
+        seed,
     ));
     let server = tokio::spawn(poll_stream_metrics(
         connection.clone(),
@@ -338,7 +345,7 @@ pub async fn run(target: &TargetFlags, stream: &StreamArgs) -> anyhow::Result<i3
     let report = producer.shutdown(grace).await;
     let snapshot = previous;
     println!(
-        "{}: ok {} failed {} throttled {}{}",
+        "{}: ok {} failed {} throttled {}{} (seed {seed})",
         stream.stream,
         snapshot.sum(|s| s.user_records),
         snapshot.sum(|s| s.failed),

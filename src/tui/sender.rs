@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-const SEED: u64 = 42;
 /// How often the task wakes to send what is due.
 const STEP: Duration = Duration::from_millis(10);
 /// Most records one wake-up sends at `max` rate (backpressure stops it sooner).
@@ -28,9 +27,9 @@ const MAX_PER_STEP: u64 = 50_000;
 /// The longest preview kept of a record's data, in characters.
 const PREVIEW_CHARS: usize = 2_000;
 
-fn source_of(choice: &SourceChoice) -> Result<Source, String> {
+fn source_of(choice: &SourceChoice, seed: u64) -> Result<Source, String> {
     let text = match choice {
-        SourceChoice::Sized(n) => return Ok(Source::Sized(Payloads::new(*n, SEED))),
+        SourceChoice::Sized(n) => return Ok(Source::Sized(Payloads::new(*n, seed))),
         SourceChoice::Builtin(i) => TEMPLATES[*i].1,
         SourceChoice::Custom { text, .. } => text,
     };
@@ -60,11 +59,19 @@ struct Composing {
 }
 
 impl Composing {
-    fn new(plan: &SendPlan, producer: &Producer, seq: u64) -> Result<Composing, String> {
+    /// Composing from record `seq` on: seeded by the session's seed and `seq`, so that a
+    /// rebuilt composer goes on with new keys and data instead of repeating the first ones.
+    fn new(
+        plan: &SendPlan,
+        producer: &Producer,
+        seq: u64,
+        session_seed: u64,
+    ) -> Result<Composing, String> {
         let map = producer.shard_map();
-        let keys = KeyPicker::new(plan.strategy.clone(), &map, SEED);
+        let seed = session_seed.wrapping_add(seq);
+        let keys = KeyPicker::new(plan.strategy.clone(), &map, seed);
         Ok(Composing {
-            composer: Composer::new(source_of(&plan.source)?, keys, SEED),
+            composer: Composer::new(source_of(&plan.source, seed)?, keys, seed),
             map,
             next: None,
             seq,
@@ -129,6 +136,7 @@ pub async fn run(
     mut plan: watch::Receiver<SendPlan>,
     log: Arc<Mutex<KeyLog>>,
     inbox: mpsc::UnboundedSender<Msg>,
+    seed: u64,
 ) {
     let mut current = plan.borrow().clone();
     let mut composing: Option<Composing> = None;
@@ -164,7 +172,7 @@ pub async fn run(
         };
         if rebuild {
             let seq = composing.as_ref().map_or(0, |c| c.seq);
-            composing = Composing::new(&next, &producer, seq)
+            composing = Composing::new(&next, &producer, seq, seed)
                 .map_err(|e| why_stop = Some(e))
                 .ok();
         }
@@ -242,12 +250,12 @@ mod tests {
                 text: "{{seq}}\n".into(),
             },
         ] {
-            assert!(source_of(&choice).is_ok(), "{choice:?}");
+            assert!(source_of(&choice, 1).is_ok(), "{choice:?}");
         }
         let bad = SourceChoice::Custom {
             name: "t".into(),
             text: "{{nope}}".into(),
         };
-        assert!(source_of(&bad).err().unwrap().starts_with("template t:"));
+        assert!(source_of(&bad, 1).err().unwrap().starts_with("template t:"));
     }
 }
