@@ -88,14 +88,18 @@ if [ ${#skipped[@]} -gt 0 ] && [ "${CI:-}" = true ]; then
   exit 1
 fi
 
+# The tests build in the release profile: after the README's first command (cargo run --release)
+# every dependency is compiled already, with the same features (see Cargo.toml), and the tests
+# run the very binary it built. kwb's own code keeps overflow checks and debug assertions there.
+# (Benchmarks are not tests: `cargo bench` runs them; .ci/run's clippy checks that they build.)
 # The tests that need a tool first, so that the run ends with the whole suite's count.
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIPPED %s\n' "${skipped[@]}"
-  cargo test --locked --tests "$@" -- --ignored --skip with_localstack
+  cargo test --locked --release --tests "$@" -- --ignored --skip with_localstack
 else
-  cargo test --locked --tests "$@" -- --ignored
+  cargo test --locked --release --tests "$@" -- --ignored
 fi
-cargo test --locked --all-targets "$@"
+cargo test --locked --release --tests "$@"
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIPPED %s\n' "${skipped[@]}"
 fi

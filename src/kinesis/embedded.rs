@@ -21,6 +21,9 @@ pub const EMBEDDED_SECRET_KEY: &str = "kwb-embedded-secret";
 /// Largest HTTP body the embedded server reads.
 pub(crate) const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long a shutdown waits for open connections to finish before it drops them.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+
 /// A running in-process server; it stops when dropped or shut down.
 pub struct EmbeddedServer {
     addr: SocketAddr,
@@ -90,9 +93,14 @@ impl EmbeddedServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferrokinesis::serve_plain_http(listener, app, async move {
-            let _ = stopped.await;
-        }));
+        // HTTP/1.1 and HTTP/2 (h2c, for SubscribeToShard) on one port.
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
         Ok(EmbeddedServer {
             addr,
             started,
@@ -118,8 +126,14 @@ impl EmbeddedServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            // Connections get a while to finish (a subscription may stream for minutes).
+            if tokio::time::timeout(SHUTDOWN_DRAIN, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
         }
     }
 }
