@@ -8,6 +8,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The tests build in the release profile: after the README's first command (cargo run --release)
+# every dependency is compiled already, with the same features (see Cargo.toml), and the tests
+# run the very binary it built. kwb's own code keeps overflow checks and debug assertions there.
+# (Benchmarks are not tests: `cargo bench` runs them; .ci/run's clippy checks that they build.)
+# They build while the Python tools install and LocalStack starts.
+cargo test --locked --release --tests --no-run "$@" &
+build=$!
+# On exit: the build if it still runs, and LocalStack's process group once it has started.
+localstack_pid=
+cleanup() {
+  kill "$build" 2>/dev/null || true
+  if [ -n "$localstack_pid" ]; then kill -- "-$localstack_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
 venv=target/test-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -53,9 +68,8 @@ start_localstack() {
     GATEWAY_SERVER=hypercorn SERVICES=cloudwatch EAGER_SERVICE_LOADING=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 DNS_ADDRESS=0 \
     setsid "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 &
+  # Its own process group, stopped whole when the tests end (cleanup).
   localstack_pid=$!
-  # Its own process group, stopped whole when the tests end.
-  trap 'kill -- "-$localstack_pid" 2>/dev/null || true' EXIT
   # A failed start-up may hang rather than exit: watch the process, and give up after 60 s.
   # (It logs a harmless "ERROR: ... docker ps" line on machines without Docker.)
   for _ in $(seq 1 120); do
@@ -77,6 +91,10 @@ PY
   export KWB_LOCALSTACK_SKIP="LocalStack did not answer within 60 s (see $log)"
 }
 start_localstack
+if ! wait "$build"; then
+  echo "error: the tests did not build" >&2
+  exit 1
+fi
 
 # The tests that need these tools are #[ignore]d, so that a plain `cargo test` counts them as
 # ignored instead of passing them; this script runs them too.
@@ -88,10 +106,6 @@ if [ ${#skipped[@]} -gt 0 ] && [ "${CI:-}" = true ]; then
   exit 1
 fi
 
-# The tests build in the release profile: after the README's first command (cargo run --release)
-# every dependency is compiled already, with the same features (see Cargo.toml), and the tests
-# run the very binary it built. kwb's own code keeps overflow checks and debug assertions there.
-# (Benchmarks are not tests: `cargo bench` runs them; .ci/run's clippy checks that they build.)
 # The tests that need a tool first, so that the run ends with the whole suite's count.
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIPPED %s\n' "${skipped[@]}"

@@ -225,8 +225,30 @@ fn an_endpoint_that_accepts_but_never_answers_times_out_with_a_clear_error() {
         ],
         &["did not answer", "timeout", &endpoint],
     );
-    drop(silent);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // CloudWatch at such an endpoint, beside the local server's Kinesis: bounded the same way.
+    let data = tempfile::tempdir().unwrap();
+    assert!(kwb_in(data.path(), &["put", "--count", "1"])
+        .status
+        .success());
+    let started = std::time::Instant::now();
+    let output = kwb_in(
+        data.path(),
+        &[
+            "--cloudwatch-endpoint-url",
+            &endpoint,
+            "--api-timeout",
+            "1",
+            "metrics",
+            "--source",
+            "cloudwatch",
+        ],
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains(&endpoint) && err.contains("timeout"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    drop(silent);
 }
 
 /// `kwb reset --yes` succeeds and leaves the local server with no streams.
@@ -921,4 +943,46 @@ fn a_missing_aws_profile_is_named_with_the_profiles_there_are() {
         "{err}"
     );
     assert!(!err.contains("IMDS"), "{err}");
+}
+
+#[test]
+fn output_that_cannot_be_written_ends_kwb_without_a_panic() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(kwb_in(data.path(), &["put", "--count", "200"])
+        .status
+        .success());
+    for args in [
+        &["shards"][..],
+        &["put", "--count", "10"],
+        &["read", "--json"],
+    ] {
+        // The reader went away (`kwb shards | true`): a quiet exit.
+        let mut child = common::kwb_command(data.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(output.status.code(), Some(0 | 141)),
+            "{args:?}: {:?} {err}",
+            output.status
+        );
+        // A full disk: an error, and a failing exit.
+        let output = common::kwb_command(data.path())
+            .args(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("standard output") && err.contains("No space left"),
+            "{args:?}: {err}"
+        );
+    }
 }

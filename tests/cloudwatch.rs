@@ -35,7 +35,7 @@ async fn cloudwatch() -> aws_sdk_cloudwatch::Client {
         ))
         .load()
         .await;
-    client(&sdk, None)
+    client(&sdk, None, Duration::from_secs(10))
 }
 
 /// A stream name of this run's own, so that earlier runs' data cannot match.

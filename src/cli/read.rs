@@ -124,6 +124,7 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
     let mut dropped = 0u64;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_error: Option<std::io::Error> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     while shown < limit {
@@ -134,19 +135,27 @@ pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
                     dropped += 1;
                     continue;
                 }
-                if writeln!(out, "{}", line(&record, args.json, args.format)).is_err() {
-                    break; // stdout closed (e.g. piped into head)
+                let written = writeln!(out, "{}", line(&record, args.json, args.format))
+                    .and_then(|()| if args.follow { out.flush() } else { Ok(()) });
+                if let Err(e) = written {
+                    write_error = Some(e);
+                    break;
                 }
                 shown += 1;
-                if args.follow {
-                    let _ = out.flush();
-                }
             }
             _ = &mut ctrl_c => break,
         }
     }
-    let _ = out.flush();
+    if let Err(e) = out.flush() {
+        write_error.get_or_insert(e);
+    }
     drop(rx);
+    match write_error {
+        // Whoever read the output stopped (e.g. `| head`): not an error of kwb's.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Some(e) => anyhow::bail!("could not write the records to standard output: {e}"),
+        None => {}
+    }
     if dropped > 0 {
         eprintln!(
             "note: {dropped} records not shown: they are in aggregates with a record outside the shard they were read from, which a KCL consumer drops whole (--show-dropped shows them, marked)"

@@ -72,9 +72,17 @@ pub fn retry_config() -> RetryConfig {
 }
 
 /// A CloudWatch client for a target's configuration (region, credentials), at `endpoint` when
-/// one is named for it (else where the configuration says: AWS's own by default).
-pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
-    let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry_config());
+/// one is named for it (else where the configuration says: AWS's own by default); each call,
+/// retries included, fails after `timeout`.
+pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, timeout: Duration) -> Client {
+    let mut builder = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .retry_config(retry_config())
+        .timeout_config(
+            aws_sdk_cloudwatch::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3).min(timeout))
+                .operation_timeout(timeout)
+                .build(),
+        );
     if let Some(url) = endpoint {
         builder = builder.endpoint_url(url);
     }

@@ -150,6 +150,13 @@ pub async fn read(
         .iter()
         .map(|s| s.shard_id.clone())
         .collect();
+    // The same bound as every control-plane call (--api-timeout).
+    let timeout = connection
+        .admin
+        .config()
+        .timeout_config()
+        .and_then(|t| t.operation_timeout())
+        .unwrap_or(std::time::Duration::from_secs(10));
     match source {
         Source::Server => {
             let limit = SERVER_HISTORY_SECS / 60;
@@ -165,13 +172,6 @@ pub async fn read(
                 }
             };
             let seconds = minutes * 60;
-            // The same bound as every control-plane call (--api-timeout).
-            let timeout = connection
-                .admin
-                .config()
-                .timeout_config()
-                .and_then(|t| t.operation_timeout())
-                .unwrap_or(std::time::Duration::from_secs(10));
             let m = server_metrics::fetch(endpoint, stream, seconds, timeout).await?;
             let mut m = StreamMetrics::from_server(m);
             for shard in shards {
@@ -183,11 +183,11 @@ pub async fn read(
         }
         Source::Cloudwatch => {
             let window = cloudwatch::Window::last_minutes(std::time::SystemTime::now(), minutes);
-            let client =
-                cloudwatch::client(&connection.sdk, connection.cloudwatch_endpoint.as_deref());
+            let endpoint = connection.cloudwatch_endpoint.as_deref();
+            let client = cloudwatch::client(&connection.sdk, endpoint, timeout);
             Ok(cloudwatch::fetch(&client, stream, &shards, window)
                 .await
-                .map_err(|e| e.at(connection.cloudwatch_endpoint.as_deref()))?)
+                .map_err(|e| e.at(endpoint))?)
         }
     }
 }
