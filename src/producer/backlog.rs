@@ -2,7 +2,7 @@
 //!
 //! Every accepted record holds a [`ShardSlot`] on the shard the map predicts for it until it
 //! resolves. A shard's backlog is capped at [`BACKLOG_SECONDS`] of its write limit (as the
-//! producer's `rate_limit_percent` allows it), so a throttled or hot shard slows whoever is
+//! producer's `rate_limit_percent` allows it, up to the limit itself), so a throttled or hot shard slows whoever is
 //! putting instead of piling records up: their latency stays bounded and a run ends soon after
 //! its sender stops. Records are counted in bytes; without aggregation each record counts for at
 //! least a thousandth of the byte limit, since the shard then takes at most 1,000 a second.
@@ -84,9 +84,11 @@ impl Backlogs {
             .store(rate_limit_percent.to_bits(), Ordering::Release);
     }
 
-    /// The most cost that may wait for one shard.
+    /// The most cost that may wait for one shard. Above 100 % the shard still takes only its
+    /// limit when it enforces it, so the backlog never outgrows two seconds of the limit itself.
     pub fn cap(&self) -> u64 {
         let share = f64::from_bits(self.rate_limit_percent.load(Ordering::Acquire)) / 100.0;
+        let share = share.min(1.0);
         (BACKLOG_SECONDS * SHARD_BYTES_PER_SEC * share).max(1.0) as u64
     }
 
@@ -188,6 +190,8 @@ mod tests {
     #[test]
     fn the_cap_follows_the_rate_limit_and_a_large_record_goes_alone() {
         let backlogs = Backlogs::new(true, 100.0);
+        backlogs.tune(true, 1000.0);
+        assert_eq!(backlogs.cap(), 2 * 1024 * 1024);
         backlogs.tune(true, 10.0);
         assert_eq!(backlogs.cap(), 209_715);
         let big = backlogs.try_slot(A, 1024 * 1024).expect("alone, it goes");
