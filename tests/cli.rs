@@ -782,6 +782,10 @@ fn each_run_gets_a_fresh_seed_and_the_seed_repeats_a_run() {
     };
     let (first, second) = (run(&[]), run(&[]));
     assert_ne!(first["seed"], second["seed"], "two runs, one seed");
+    // Exact as a double too (jq, JavaScript): at most 2^53 - 1.
+    for summary in [&first, &second] {
+        assert!(summary["seed"].as_u64().unwrap() < 1 << 53, "{summary}");
+    }
     let seed = first["seed"].as_u64().unwrap().to_string();
     let again = run(&["--seed", &seed]);
     assert_eq!(again["seed"], first["seed"]);

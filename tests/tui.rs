@@ -209,6 +209,23 @@ fn a_second_q_quits_at_once_and_reports_what_was_pending() {
         "exit 1: records were undelivered"
     );
     assert!(took < Duration::from_secs(3), "the second q took {took:?}");
+    // Counted after the shutdown: the undelivered are among the failed.
+    let contents = kwb.contents();
+    let line = contents
+        .lines()
+        .find(|l| l.contains("undelivered at exit"))
+        .unwrap();
+    let number_after = |word: &str| -> u64 {
+        let rest = line.split(word).nth(1).unwrap().trim_start();
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let failed = number_after("failed ");
+    let undelivered = number_after(", ");
+    assert!(undelivered > 0 && undelivered <= failed, "{line}");
     assert!(!kwb.screen.lock().unwrap().screen().alternate_screen());
 }
 

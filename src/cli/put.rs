@@ -287,7 +287,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     }
     let strategy: KeyStrategy = args.key.parse()?;
     let config = args.producer_config()?;
-    let seed = args.seed.unwrap_or_else(rand::random);
+    let seed = args.seed.unwrap_or_else(crate::compose::fresh_seed);
     let source = args.source(seed)?;
     let connection = open_stream(target, &args.stream, Missing::Create).await?;
     let stream = args.stream.stream.clone();

@@ -1,6 +1,12 @@
 //! Composing what to send: record payloads (templates, fixed sizes, lines of a file, a literal),
 //! partition-key strategies and rate shapes, put together by [`Composer`].
 
+/// A fresh seed for a run's random keys and data: at most 2^53 - 1, so that it survives JSON
+/// tools that read numbers as doubles (jq, JavaScript) and `--seed` can repeat the run.
+pub fn fresh_seed() -> u64 {
+    rand::random::<u64>() >> 11
+}
+
 pub mod builtin;
 pub mod keys;
 pub mod lines;

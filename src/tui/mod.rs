@@ -207,7 +207,7 @@ pub async fn run(
     stream: &StreamArgs,
     seed: Option<u64>,
 ) -> anyhow::Result<i32> {
-    let seed = seed.unwrap_or_else(rand::random);
+    let seed = seed.unwrap_or_else(crate::compose::fresh_seed);
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
@@ -342,16 +342,19 @@ pub async fn run(
     } else {
         Duration::from_secs(10)
     };
+    let metrics = producer.metrics().clone();
     let report = producer.shutdown(grace).await;
-    let snapshot = previous;
+    // Counted after the shutdown: every record accepted is in ok or failed (those undelivered
+    // at exit among the failed).
+    let snapshot = metrics.snapshot(0);
     println!(
         "{}: ok {} failed {} throttled {}{} (seed {seed})",
         stream.stream,
         snapshot.sum(|s| s.user_records),
-        snapshot.sum(|s| s.failed),
+        snapshot.failed_by_reason.values().sum::<u64>(),
         snapshot.sum(|s| s.throttled),
         if report.undelivered > 0 {
-            format!(", {} undelivered at exit", report.undelivered)
+            format!(", {} of them undelivered at exit", report.undelivered)
         } else {
             String::new()
         }
