@@ -997,3 +997,11 @@ fn output_that_cannot_be_written_ends_kwb_without_a_panic() {
         );
     }
 }
+
+#[test]
+fn reset_refuses_a_named_target() {
+    fails_with(
+        &["--endpoint-url", "http://127.0.0.1:1", "reset", "--yes"],
+        &["clears the local server only", "kwb streams delete"],
+    );
+}

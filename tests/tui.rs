@@ -44,26 +44,38 @@ fn space_sends_a_fixed_key_makes_one_hot_shard_and_q_restores_the_terminal() {
     );
 
     kwb.press("q");
-    let mut status = None;
-    kwb.wait_until("exit after q", Duration::from_secs(60), false, |kwb| {
-        status = kwb.child.try_wait().unwrap();
-        status.is_some()
-    });
-    // The reader thread may still be feeding the last bytes: wait for the summary line.
-    kwb.wait_until("summary line", Duration::from_secs(10), false, |kwb| {
-        kwb.contents().contains("kwb-demo: ok")
-    });
-    let status = status.unwrap();
+    let status = kwb.exit_with_summary(Duration::from_secs(60));
     assert!(status.success(), "exit {status:?}:\n{}", kwb.contents());
-    let parser = kwb.screen.lock().unwrap();
-    let screen = parser.screen();
-    assert!(!screen.alternate_screen(), "still on the alternate screen");
-    assert!(!screen.hide_cursor(), "the cursor is still hidden");
-    assert_eq!(
-        screen.mouse_protocol_mode(),
-        vt100::MouseProtocolMode::None,
-        "mouse capture is still on"
-    );
+}
+
+#[test]
+fn ctrl_c_and_signals_end_the_workbench_and_restore_the_terminal() {
+    // Ctrl-C, even from the help screen, quits (nothing is pending: at once).
+    let mut kwb = Workbench::start();
+    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
+        s.contains("paused") && shard_rows(s).len() == 4
+    });
+    kwb.press("?");
+    kwb.press("\x03");
+    kwb.exit_with_summary(Duration::from_secs(10));
+    // SIGTERM and SIGHUP while sending stop now, SIGINT as Ctrl-C: the terminal restored and
+    // the summary printed.
+    for signal in ["-TERM", "-HUP", "-INT"] {
+        let mut kwb = Workbench::start();
+        kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
+            s.contains("paused") && shard_rows(s).len() == 4
+        });
+        kwb.press(" ");
+        kwb.wait_for("sending", Duration::from_secs(30), |s| {
+            shard_rows(s).iter().any(|(rate, _)| *rate > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &kwb.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        kwb.exit_with_summary(Duration::from_secs(15));
+    }
 }
 
 /// Another producer (a second kwb process) writes to the stream the workbench shows: in the

@@ -1,6 +1,7 @@
 //! `kwb serve` and `kwb reset`: the local server in the foreground, and clearing its streams.
 
 use crate::cli::streams::confirm;
+use crate::cli::TargetFlags;
 use crate::config::EndpointUrl;
 use crate::kinesis::admin;
 use crate::kinesis::client::{connect, TargetArgs};
@@ -61,7 +62,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
 }
 
 /// Deletes every stream on the local server, if one runs.
-pub async fn reset_data(args: ResetArgs) -> anyhow::Result<i32> {
+pub async fn reset_data(flags: &TargetFlags, args: ResetArgs) -> anyhow::Result<i32> {
+    if TargetArgs::from(flags).names_a_target() {
+        anyhow::bail!(
+            "kwb reset clears the local server only, and a target is named (an endpoint, profile, region or --aws); to delete a stream there: kwb streams delete NAME"
+        );
+    }
     let dir = data_dir()?;
     let Some(endpoint) = running(&dir).await? else {
         eprintln!("no local server runs: there is nothing to clear");

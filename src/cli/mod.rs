@@ -248,7 +248,7 @@ pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Serve(args) => local::serve(args).await,
-        Command::Reset(args) => local::reset_data(args).await,
+        Command::Reset(args) => local::reset_data(&cli.target, args).await,
         Command::ShardOf(args) => streams::shard_of(&cli.target, args).await,
     }
 }

@@ -34,6 +34,18 @@ pub struct TargetArgs {
     pub profile_region: Option<String>,
 }
 
+impl TargetArgs {
+    /// Whether the settings name a target; when none do, kwb uses the local server.
+    pub fn names_a_target(&self) -> bool {
+        Endpoints::of(self).kinesis.is_some()
+            || self.aws
+            || self.profile.is_some()
+            || self.region.is_some()
+            || self.profile_region.is_some()
+            || std::env::var_os("AWS_PROFILE").is_some()
+    }
+}
+
 impl Default for TargetArgs {
     fn default() -> Self {
         TargetArgs {
@@ -250,12 +262,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         validate_endpoint(field, url)?;
     }
     let endpoint = endpoints.kinesis.clone();
-    let named = endpoint.is_some()
-        || args.aws
-        || args.profile.is_some()
-        || args.region.is_some()
-        || args.profile_region.is_some()
-        || std::env::var_os("AWS_PROFILE").is_some();
+    let named = args.names_a_target();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &args.profile {
         let known = aws_profiles();

@@ -229,6 +229,11 @@ pub enum Msg {
     Event(String),
     /// The sender could not go on with the plan (a record that cannot be composed or sent).
     SendStopped(String),
+    /// Ctrl-C (the key or SIGINT): a quit, whatever the screen shows (an editor, help, a
+    /// question); the first waits for what is pending, the second stops now.
+    Interrupt,
+    /// SIGTERM or SIGHUP: stop now.
+    Terminate,
 }
 
 #[derive(Debug, Clone)]
@@ -555,6 +560,13 @@ fn cycle<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
 /// Applies a message.
 pub fn update(app: &mut App, msg: Msg) {
     match msg {
+        Msg::Interrupt => {
+            app.editor = None;
+            app.confirm = None;
+            app.help = false;
+            on_key(app, Key::Char('q'));
+        }
+        Msg::Terminate => app.quit = true,
         Msg::Metrics(snapshot) => {
             if !app.frozen {
                 app.metrics = snapshot;

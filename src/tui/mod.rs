@@ -21,13 +21,14 @@ use crate::stream_metrics::{enable_shard_metrics, shard_metrics_off, watch, Sour
 use app::{update, App, Effect, Key, Msg};
 use keylog::KeyLog;
 use ratatui::crossterm::event::{
-    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, MouseButton,
-    MouseEventKind,
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, KeyModifiers,
+    MouseButton, MouseEventKind,
 };
 use ratatui::crossterm::execute;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 /// Frames at most this often.
@@ -70,6 +71,13 @@ fn read_terminal(inbox: mpsc::UnboundedSender<Input>) {
                 continue;
             }
             let input = match event::read() {
+                Ok(Event::Key(k))
+                    if k.kind == KeyEventKind::Press
+                        && k.modifiers.contains(KeyModifiers::CONTROL)
+                        && k.code == KeyCode::Char('c') =>
+                {
+                    Some(Input::Msg(Msg::Interrupt))
+                }
                 Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => {
                     key_of(k.code).map(|key| Input::Msg(Msg::Key(key)))
                 }
@@ -247,6 +255,11 @@ pub async fn run(
         stream.stream.clone(),
         events_tx_for_server,
     ));
+    // Signals end the workbench like its keys do, so the terminal is restored and the pending
+    // records reported: SIGINT as Ctrl-C, SIGTERM and SIGHUP as a second q.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     read_terminal(inbox.clone());
     let mut terminal = ratatui::init();
     capture_mouse();
@@ -274,6 +287,9 @@ pub async fn run(
                 Input::Resize => {}
             },
             Some(msg) = events.recv() => update(&mut app, msg),
+            _ = interrupt.recv() => update(&mut app, Msg::Interrupt),
+            _ = terminate.recv() => update(&mut app, Msg::Terminate),
+            _ = hangup.recv() => update(&mut app, Msg::Terminate),
             _ = tick.tick() => {
                 let snapshot = producer.metrics().snapshot(HISTORY);
                 for event in changes(&previous, &snapshot) {

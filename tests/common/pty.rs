@@ -114,6 +114,30 @@ impl Workbench {
         self.child.process_id().expect("kwb's process id")
     }
 
+    /// Waits for kwb to exit and print its one-line summary; checks that the terminal is back
+    /// (main screen, cursor shown, mouse capture off). Returns the exit status.
+    pub fn exit_with_summary(&mut self, within: Duration) -> portable_pty::ExitStatus {
+        let mut status = None;
+        self.wait_until("exit", within, false, |kwb| {
+            status = kwb.child.try_wait().unwrap();
+            status.is_some()
+        });
+        // The reader thread may still be feeding the last bytes: wait for the summary line.
+        self.wait_until("summary line", Duration::from_secs(10), false, |kwb| {
+            kwb.contents().contains(": ok ")
+        });
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "the cursor is still hidden");
+        assert_eq!(
+            screen.mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "mouse capture is still on"
+        );
+        status.unwrap()
+    }
+
     /// Waits, while kwb runs, until its screen satisfies `ok`.
     pub fn wait_for(&mut self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) {
         self.wait_until(what, within, true, |kwb| ok(&kwb.contents()));
