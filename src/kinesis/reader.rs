@@ -387,25 +387,22 @@ async fn send_user_records(
     true
 }
 
-/// Records asked for in a shard's first GetRecords, before their size is known.
-const FIRST_PAGE_RECORDS: i32 = 100;
+/// Records asked for in a shard's first GetRecords, before their size is known: ten records of
+/// at most 1 MiB (Kinesis's default record limit) are 10 MiB.
+const FIRST_PAGE_RECORDS: i32 = 10;
 /// What Kinesis returns at most in one GetRecords answer.
 const MAX_PAGE_RECORDS: i32 = 10_000;
 const MAX_PAGE_BYTES: usize = 10 * 1024 * 1024;
 
 /// How many records to ask for next, so that an answer stays within what Kinesis itself returns
-/// (10,000 records, 10 MiB) if the next records are as large as the largest of this page (a
-/// server that does not bound its answers, such as the embedded one, would otherwise send
-/// 10,000 aggregates of 50 KiB in one).
-fn next_page_records(page: &[Record]) -> i32 {
-    let largest = page
-        .iter()
-        .map(|r| r.data().as_ref().len() + r.partition_key().map_or(0, str::len))
-        .max();
-    match largest {
-        None => FIRST_PAGE_RECORDS,
-        Some(bytes) => (MAX_PAGE_BYTES / bytes.max(1)).clamp(1, MAX_PAGE_RECORDS as usize) as i32,
+/// (10,000 records, 10 MiB) if the next records are no larger than the largest read from the
+/// shard so far (a server that does not bound its answers, such as the embedded one, would
+/// otherwise send 10,000 aggregates of 50 KiB in one).
+fn next_page_records(largest_so_far: usize) -> i32 {
+    if largest_so_far == 0 {
+        return FIRST_PAGE_RECORDS;
     }
+    (MAX_PAGE_BYTES / largest_so_far).clamp(1, MAX_PAGE_RECORDS as usize) as i32
 }
 
 /// Reads one shard with GetRecords.
@@ -421,6 +418,7 @@ async fn poll_shard(
     let mut last_sequence: Option<String> = None;
     let mut backoff = Duration::from_millis(200);
     let mut limit = FIRST_PAGE_RECORDS;
+    let mut largest_so_far = 0;
     while let Some(current) = it.take() {
         let page = match client
             .get_records()
@@ -450,7 +448,12 @@ async fn poll_shard(
             }
         };
         backoff = Duration::from_millis(200);
-        limit = next_page_records(page.records());
+        largest_so_far = page
+            .records()
+            .iter()
+            .map(|r| r.data().as_ref().len() + r.partition_key().map_or(0, str::len))
+            .fold(largest_so_far, usize::max);
+        limit = next_page_records(largest_so_far);
         for record in page.records() {
             last_sequence = Some(record.sequence_number().to_string());
             if !send_user_records(shard, record, out).await {
@@ -474,4 +477,20 @@ async fn poll_shard(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_stays_within_ten_mib_of_the_largest_record_read_so_far() {
+        // Nothing read yet: ten records of up to 1 MiB.
+        assert_eq!(next_page_records(0), 10);
+        assert_eq!(next_page_records(1024 * 1024), 10);
+        assert_eq!(next_page_records(900_000), 11);
+        assert_eq!(next_page_records(100), 10_000);
+        // Records past 10 MiB (a stream that allows them): one at a time.
+        assert_eq!(next_page_records(11 * 1024 * 1024), 1);
+    }
 }
