@@ -177,7 +177,11 @@ impl ConfigFile {
                     .ok_or_else(|| ConfigError::NoProfile {
                         file: file.display().to_string(),
                         name: name.to_string(),
-                        known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+                        known: if self.profiles.is_empty() {
+                            "there are none".into()
+                        } else {
+                            self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                        },
                     });
             }
         }
@@ -209,12 +213,39 @@ pub fn remember_credentials(url: &str) {
 /// Text with the user:password part of every URL in it, and every remembered credential,
 /// hidden, for messages and logs.
 pub fn redact_urls(text: &str) -> String {
-    let mut out = redact_url_forms(text);
+    let mut out = redact_access_key_ids(&redact_url_forms(text));
     for secret in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), "***");
         }
     }
+    out
+}
+
+/// Every AWS access key id (AKIA… for long-term keys, ASIA… for temporary ones: 20 upper-case
+/// letters and digits) in free text, hidden: the SDK's debug logs print them beside the
+/// (redacted) secret, whichever provider loaded them.
+fn redact_access_key_ids(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let key_char = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 20 <= bytes.len() {
+        let candidate = &bytes[i..i + 20];
+        let starts = candidate.starts_with(b"AKIA") || candidate.starts_with(b"ASIA");
+        let bounded =
+            (i == 0 || !key_char(&bytes[i - 1])) && bytes.get(i + 20).is_none_or(|b| !key_char(b));
+        if starts && bounded && candidate.iter().all(key_char) {
+            out.push_str(&text[copied..i]);
+            out.push_str("***");
+            i += 20;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -360,5 +391,16 @@ rate_limit = 90
             redact_url("https://u:p@w@h/path?q=a@b"),
             "https://***@h/path?q=a@b"
         );
+    }
+
+    #[test]
+    fn access_key_ids_are_hidden_wherever_they_appear() {
+        let text = "access_key_id: \"AKIAIOSFODNN7EXAMPLE\", session ASIAY34FZKBOKMUTVV7A; AKIA too short; XAKIAIOSFODNN7EXAMPLE";
+        let hidden = redact_urls(text);
+        assert!(!hidden.contains("AKIAIOSFODNN7EXAMPLE\""), "{hidden}");
+        assert!(!hidden.contains("ASIAY34FZKBOKMUTVV7A"), "{hidden}");
+        assert!(hidden.contains("access_key_id: \"***\""), "{hidden}");
+        // Not a key on its own: left alone.
+        assert!(hidden.contains("AKIA too short") && hidden.contains("XAKIAIOSFODNN7EXAMPLE"));
     }
 }

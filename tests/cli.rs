@@ -940,20 +940,44 @@ fn a_missing_aws_profile_is_named_with_the_profiles_there_are() {
     )
     .unwrap();
     std::fs::write(&credentials, "[ci]\naws_access_key_id = x\n").unwrap();
+    // Named by the flag or by AWS_PROFILE, each said as such.
+    for (setting, args, env) in [
+        ("--profile", &["--profile", "prd", "shards"][..], None),
+        ("AWS_PROFILE", &["shards"][..], Some("prd")),
+    ] {
+        let mut command = common::kwb_command(data.path());
+        command
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(args);
+        if let Some(profile) = env {
+            command.env("AWS_PROFILE", profile);
+        }
+        let output = command.output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("{setting} \"prd\"")), "{err}");
+        assert!(
+            err.contains("the profiles there: ci, default, dev"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("IMDS") && !err.contains("no AWS region"),
+            "{err}"
+        );
+    }
+    // A kwb profile named by KWB_PROFILE with no profiles file: none there, said so.
     let output = common::kwb_command(data.path())
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
-        .args(["--profile", "prd", "shards"])
+        .env("KWB_PROFILE", "prd")
+        .arg("shards")
         .output()
         .unwrap();
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}");
-    assert!(err.contains("--profile \"prd\""), "{err}");
     assert!(
-        err.contains("the profiles there: ci, default, dev"),
+        err.contains("\"prd\" does not exist (profiles: there are none)"),
         "{err}"
     );
-    assert!(!err.contains("IMDS"), "{err}");
 }
 
 #[test]
@@ -1004,4 +1028,17 @@ fn reset_refuses_a_named_target() {
         &["--endpoint-url", "http://127.0.0.1:1", "reset", "--yes"],
         &["clears the local server only", "kwb streams delete"],
     );
+}
+
+#[test]
+fn shard_level_metrics_are_not_turned_on_where_there_is_no_cloudwatch() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(kwb_in(data.path(), &["put", "--count", "1"])
+        .status
+        .success());
+    let output = kwb_in(data.path(), &["metrics", "--enable-shard-metrics"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("the local server has no CloudWatch"), "{err}");
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 }

@@ -218,10 +218,16 @@ async fn warn_if_off(connection: &Connection, stream: &str) {
     }
 }
 
+/// Why turning on shard-level metrics means nothing on the local server.
+pub const NO_SHARD_METRICS_HERE: &str = "the local server has no CloudWatch, so no shard-level metrics to turn on: its own per-shard counts are always on (kwb metrics, s in the workbench)";
+
 pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32> {
     let connection = open_stream(target, &args.stream, Missing::Fail).await?;
     let stream = &args.stream.stream;
     if args.enable_shard_metrics {
+        if !connection.has_cloudwatch() {
+            anyhow::bail!("{NO_SHARD_METRICS_HERE}");
+        }
         let on = enable_shard_metrics(&connection, stream).await?;
         println!(
             "shard-level metrics on for {stream}: {} (CloudWatch bills each per shard; `aws kinesis disable-enhanced-monitoring` turns them off)",

@@ -97,8 +97,12 @@ pub enum TargetError {
     },
     #[error("no AWS region: pass --region or set AWS_REGION (or a region in the profile)")]
     NoRegion,
-    #[error("--profile {name:?} is neither a kwb profile nor in the shared AWS config files (~/.aws/config, ~/.aws/credentials); {known}")]
-    NoProfile { name: String, known: String },
+    #[error("{setting} {name:?} is neither a kwb profile nor in the shared AWS config files (~/.aws/config, ~/.aws/credentials); {known}")]
+    NoProfile {
+        setting: &'static str,
+        name: String,
+        known: String,
+    },
     #[error("could not reach the local Kinesis server: {0}")]
     Embedded(#[from] std::io::Error),
 }
@@ -264,10 +268,17 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
     let endpoint = endpoints.kinesis.clone();
     let named = args.names_a_target();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(profile) = &args.profile {
+    let aws_profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let profile = match (&args.profile, aws_profile) {
+        (Some(profile), _) => Some(("--profile", profile.clone())),
+        (None, Some(profile)) => Some(("AWS_PROFILE", profile)),
+        (None, None) => None,
+    };
+    if let Some((setting, profile)) = &profile {
         let known = aws_profiles();
         if !known.iter().any(|p| p == profile) {
             return Err(TargetError::NoProfile {
+                setting,
                 name: profile.clone(),
                 known: if known.is_empty() {
                     "there are none".into()
@@ -276,7 +287,9 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
                 },
             });
         }
-        loader = loader.profile_name(profile);
+        if args.profile.is_some() {
+            loader = loader.profile_name(profile);
+        }
     }
     let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .iter()

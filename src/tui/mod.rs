@@ -188,6 +188,11 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
                 let (inbox, connection, stream) =
                     (inbox.clone(), connection.clone(), app.stream.clone());
                 tokio::spawn(async move {
+                    if !connection.has_cloudwatch() {
+                        let said = crate::cli::metrics::NO_SHARD_METRICS_HERE.to_string();
+                        let _ = inbox.send(Input::Msg(Msg::Event(said)));
+                        return;
+                    }
                     let said = match enable_shard_metrics(&connection, &stream).await {
                         Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
                         Err(e) => format!("could not turn on shard-level metrics: {e}"),
