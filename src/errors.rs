@@ -14,7 +14,23 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    crate::config::redact_urls(&text)
+    // Kinesis speaks JSON over HTTP: a decoder's complaint means another kind of server.
+    protocol_hint(
+        crate::config::redact_urls(&text),
+        "Kinesis",
+        "JSON over HTTP",
+        &["malformed JSON error body"],
+    )
+}
+
+/// A decoder's words (any of `markers`) for an answer that was not `service`'s protocol, said as
+/// such.
+pub fn protocol_hint(message: String, service: &str, protocol: &str, markers: &[&str]) -> String {
+    if markers.iter().any(|m| message.contains(m)) {
+        format!("the endpoint did not answer in {service}'s protocol ({protocol}): is it a {service} endpoint? ({message})")
+    } else {
+        message
+    }
 }
 
 /// A writer that hides credentials in URLs in everything written through it (the log file: the

@@ -1042,3 +1042,33 @@ fn shard_level_metrics_are_not_turned_on_where_there_is_no_cloudwatch() {
     assert!(err.contains("the local server has no CloudWatch"), "{err}");
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 }
+
+#[test]
+fn an_endpoint_that_is_not_kinesis_is_said_to_be_such() {
+    // A web server answering every request with an HTML error page.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut request = [0u8; 65536];
+                let _ = stream.read(&mut request);
+                let page = "<html><body>Not Found</body></html>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            });
+        }
+    });
+    fails_with(
+        &["--endpoint-url", &endpoint, "shards"],
+        &[
+            "did not answer in Kinesis's protocol",
+            "is it a Kinesis endpoint?",
+        ],
+    );
+}

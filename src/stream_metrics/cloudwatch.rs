@@ -108,15 +108,6 @@ impl CloudWatchError {
     }
 }
 
-/// A decoder's words for an answer that was not CloudWatch's protocol, said as such.
-fn protocol_hint(message: String) -> String {
-    if message.contains("unexpected type") || message.contains("expected map") {
-        format!("the endpoint did not answer in CloudWatch's protocol (Smithy RPC v2 CBOR): is it a CloudWatch endpoint? ({message})")
-    } else {
-        message
-    }
-}
-
 /// What a query asks for: metric `metric` of shard `shard` (indices into `shards` and
 /// SHARD_METRICS), or stream-level metric `metric` (an index into STREAM_METRICS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +219,14 @@ pub async fn fetch(
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|e| failed(protocol_hint(crate::errors::describe(&e))))?;
+                .map_err(|e| {
+                    failed(crate::errors::protocol_hint(
+                        crate::errors::describe(&e),
+                        "CloudWatch",
+                        "Smithy RPC v2 CBOR",
+                        &["unexpected type", "expected map"],
+                    ))
+                })?;
             for result in page.metric_data_results() {
                 let target = match result.id().and_then(Asked::parse) {
                     Some(Asked::Shard { shard, metric }) => {
