@@ -353,9 +353,17 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
                 break;
             }
         };
+        // Waiting for room in a hot shard's backlog ends at the run's end too.
+        let until_end = async {
+            match end {
+                Some(end) => tokio::time::sleep_until(end.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = &mut ctrl_c => { interrupted = true; break; }
+            _ = until_end => break,
             accepted = producer.put(record) => {
                 let resolved = match accepted {
                     Ok(pending) => Resolved::Pending(pending),
