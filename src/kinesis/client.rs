@@ -37,8 +37,12 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// Whether the settings name a target; when none do, kwb uses the local server.
     pub fn names_a_target(&self) -> bool {
-        Endpoints::of(self).kinesis.is_some()
-            || self.aws
+        Endpoints::of(self).kinesis.is_some() || self.names_aws()
+    }
+
+    /// Whether the settings name AWS (beside any endpoint).
+    fn names_aws(&self) -> bool {
+        self.aws
             || self.profile.is_some()
             || self.region.is_some()
             || self.profile_region.is_some()
@@ -266,7 +270,7 @@ pub async fn connect(args: &TargetArgs) -> Result<Connection, TargetError> {
         validate_endpoint(field, url)?;
     }
     let endpoint = endpoints.kinesis.clone();
-    let named = args.names_a_target();
+    let named = endpoint.is_some() || args.names_aws();
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     let aws_profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
     let profile = match (&args.profile, aws_profile) {
