@@ -54,6 +54,16 @@ fn shard(i: usize) -> String {
 /// A datapoint to seed: shard (none for the stream level), metric, minute of the window, value.
 type Seeded = (Option<usize>, &'static str, u32, f64);
 
+/// Datapoints with gaps: shard 0 in minutes 1 and 3, shard 2's bytes and throttles, a
+/// stream-level count, shard 1 nothing.
+const GAPPY: [Seeded; 5] = [
+    (Some(0), "IncomingRecords", 1, 100.0),
+    (Some(0), "IncomingRecords", 3, 300.0),
+    (Some(2), "IncomingBytes", 2, 2048.0),
+    (Some(2), "WriteProvisionedThroughputExceeded", 4, 7.0),
+    (None, "PutRecords.ThrottledRecords", 2, 11.0),
+];
+
 async fn seed(cw: &aws_sdk_cloudwatch::Client, stream: &str, window: Window, seeded: &[Seeded]) {
     for &(s, metric, minute, value) in seeded {
         let at = window.start + PERIOD * minute + Duration::from_secs(10);
@@ -87,19 +97,7 @@ async fn with_localstack_seeded_shard_metrics_come_back_per_shard_and_minute_wit
     let cw = cloudwatch().await;
     let stream = unique_stream("cw");
     let window = Window::last_minutes(SystemTime::now(), 5);
-    seed(
-        &cw,
-        &stream,
-        window,
-        &[
-            (Some(0), "IncomingRecords", 1, 100.0),
-            (Some(0), "IncomingRecords", 3, 300.0),
-            (Some(2), "IncomingBytes", 2, 2048.0),
-            (Some(2), "WriteProvisionedThroughputExceeded", 4, 7.0),
-            (None, "PutRecords.ThrottledRecords", 2, 11.0),
-        ],
-    )
-    .await;
+    seed(&cw, &stream, window, &GAPPY).await;
     let shards: Vec<String> = (0..3).map(shard).collect();
     let m = fetch(&cw, &stream, &shards, window)
         .await
@@ -134,17 +132,7 @@ async fn with_localstack_kwb_asks_cloudwatch_at_its_own_endpoint_and_kinesis_at_
     let t = common::target(&stream, 3, false).await;
     let kinesis = t.server.endpoint();
     let window = Window::last_minutes(SystemTime::now(), 5);
-    seed(
-        &cw,
-        &stream,
-        window,
-        &[
-            (Some(0), "IncomingRecords", 1, 100.0),
-            (Some(0), "IncomingRecords", 3, 300.0),
-            (Some(2), "WriteProvisionedThroughputExceeded", 4, 7.0),
-        ],
-    )
-    .await;
+    seed(&cw, &stream, window, &GAPPY).await;
     let localstack = localstack();
     let data = tempfile::tempdir().unwrap();
     let profiles = data.path().join("profiles.toml");
@@ -241,9 +229,7 @@ async fn with_localstack_the_workbench_stream_view_shows_cloudwatch_per_shard_an
             &["--endpoint-url", &kinesis, "--stream", &stream],
             &[("AWS_ENDPOINT_URL_CLOUDWATCH", &localstack)],
         );
-        kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-            s.contains("paused") && table_rows(s).len() == 4
-        });
+        kwb.wait_paused();
         kwb.press("s");
         kwb.wait_for(
             "CloudWatch's minutes: shard 2 at its limit and throttled",

@@ -17,9 +17,7 @@ fn shard_rows(screen: &str) -> Vec<(u64, u64)> {
 #[test]
 fn space_sends_a_fixed_key_makes_one_hot_shard_and_q_restores_the_terminal() {
     let mut kwb = Workbench::start();
-    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-        s.contains("paused") && shard_rows(s).len() == 4
-    });
+    kwb.wait_paused();
     // Left idle for longer than the local server's idle time (5 s in tests), the workbench
     // keeps its server: a user pausing to read must not find it gone.
     std::thread::sleep(Duration::from_secs(7));
@@ -52,9 +50,7 @@ fn space_sends_a_fixed_key_makes_one_hot_shard_and_q_restores_the_terminal() {
 fn ctrl_c_and_signals_end_the_workbench_and_restore_the_terminal() {
     // Ctrl-C, even from the help screen, quits (nothing is pending: at once).
     let mut kwb = Workbench::start();
-    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-        s.contains("paused") && shard_rows(s).len() == 4
-    });
+    kwb.wait_paused();
     kwb.press("?");
     kwb.press("\x03");
     kwb.exit_with_summary(Duration::from_secs(10));
@@ -62,9 +58,7 @@ fn ctrl_c_and_signals_end_the_workbench_and_restore_the_terminal() {
     // the summary printed.
     for signal in ["-TERM", "-HUP", "-INT"] {
         let mut kwb = Workbench::start();
-        kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-            s.contains("paused") && shard_rows(s).len() == 4
-        });
+        kwb.wait_paused();
         kwb.press(" ");
         kwb.wait_for("sending", Duration::from_secs(30), |s| {
             shard_rows(s).iter().any(|(rate, _)| *rate > 0)
@@ -83,9 +77,7 @@ fn ctrl_c_and_signals_end_the_workbench_and_restore_the_terminal() {
 #[test]
 fn another_producer_shows_as_a_starred_hot_shard_in_the_stream_view() {
     let mut kwb = Workbench::start();
-    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-        s.contains("paused") && shard_rows(s).len() == 4
-    });
+    kwb.wait_paused();
     kwb.press("s");
     kwb.wait_for("the stream's numbers", Duration::from_secs(10), |s| {
         s.contains("numbers: the stream's")
@@ -187,9 +179,7 @@ fn pending(screen: &str) -> u64 {
 #[test]
 fn a_second_q_quits_at_once_and_reports_what_was_pending() {
     let mut kwb = Workbench::start();
-    kwb.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
-        s.contains("paused") && shard_rows(s).len() == 4
-    });
+    kwb.wait_paused();
     // A fixed key, unaggregated, at 8,000 records/s: the shard's backlog fills (two seconds of
     // its limit, ~2,000 records), which takes about two seconds to drain after the first q.
     kwb.press("ka++++ ");

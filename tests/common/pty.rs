@@ -138,6 +138,13 @@ impl Workbench {
         status.unwrap()
     }
 
+    /// Waits for the workbench to open, paused, with its four shards in the table.
+    pub fn wait_paused(&mut self) {
+        self.wait_for("the workbench, paused", Duration::from_secs(60), |s| {
+            s.contains("paused") && table_rows(s).len() == 4
+        });
+    }
+
     /// Waits, while kwb runs, until its screen satisfies `ok`.
     pub fn wait_for(&mut self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) {
         self.wait_until(what, within, true, |kwb| ok(&kwb.contents()));
