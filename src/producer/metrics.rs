@@ -172,6 +172,12 @@ impl MetricsSnapshot {
     pub fn sum(&self, field: impl Fn(&ShardSnapshot) -> u64) -> u64 {
         self.shards.values().map(field).sum()
     }
+
+    /// Every record failed, wherever it failed: the per-shard counts leave out records that
+    /// failed before reaching a shard (expired unrouted, or held at shutdown).
+    pub fn failed(&self) -> u64 {
+        self.failed_by_reason.values().sum()
+    }
 }
 
 impl ProducerMetrics {

@@ -372,7 +372,7 @@ pub async fn run(
         "{}: ok {} failed {} throttled {}{} (seed {seed})",
         stream.stream,
         snapshot.sum(|s| s.user_records),
-        snapshot.failed_by_reason.values().sum::<u64>(),
+        snapshot.failed(),
         snapshot.sum(|s| s.throttled),
         if report.undelivered > 0 {
             format!(", {} of them undelivered at exit", report.undelivered)

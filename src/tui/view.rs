@@ -284,7 +284,7 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     let second = Line::from(format!(
         " ?:help q:quit | {rate} rec/s | ok {} | failed {} | throttled {} | retries {} | pending {pending}",
         sum(|s| s.user_records),
-        sum(|s| s.failed),
+        app.metrics.failed(),
         sum(|s| s.throttled),
         sum(|s| s.retries),
     ));
