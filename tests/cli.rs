@@ -1,7 +1,7 @@
 //! The `kwb` binary end to end: the JSON summary contract, the shard map, and clear errors (never
 //! a panic) for bad input and unreachable targets.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::path::Path;

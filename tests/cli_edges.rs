@@ -9,7 +9,7 @@
 //! validation fails there, naming the endpoint) and, for `put`, against the embedded server with
 //! a small `--count`, where settings that pass validation are really used.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -6,7 +6,7 @@
 //! and runs these tests (all named `with_localstack_...`); a plain `cargo test` counts them as
 //! ignored.
 
-mod common;
+use crate::common;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};

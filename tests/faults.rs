@@ -2,7 +2,7 @@
 //! answers) from a fault-injecting proxy: every record is still delivered, each resolves exactly
 //! once, and the retries are counted.
 
-mod common;
+use crate::common;
 
 use common::proxy::{Fault, FAULTS};
 use kwb::compose::payload::Payloads;

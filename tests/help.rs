@@ -1,7 +1,7 @@
 //! Snapshots of every command's help and of the errors bad input gets, so that a change to what
 //! users read is a visible, reviewed change.
 
-mod common;
+use crate::common;
 
 use clap::CommandFactory;
 use kwb::cli::Cli;

@@ -1,7 +1,7 @@
 //! The producer's promises over HTTP against ferrokinesis: bounded memory (backpressure),
 //! shutdown that reports what it could not deliver, and errors retrying cannot fix.
 
-mod common;
+use crate::common;
 
 use common::proxy::Fault;
 use kwb::producer::config::ProducerConfig;

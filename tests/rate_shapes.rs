@@ -4,7 +4,7 @@
 //! test script); the margins are wide. The four shapes run
 //! side by side, so the whole check takes about ten seconds.
 
-mod common;
+use crate::common;
 
 use kwb::compose::rate::RateShape;
 

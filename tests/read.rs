@@ -1,7 +1,7 @@
 //! `kwb read` returns exactly what `kwb put` wrote: deaggregated, every record once, in per-shard
 //! order, as JSON lines and as text.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use kwb::compose::payload::Payloads;

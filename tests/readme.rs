@@ -5,7 +5,7 @@
 //! as written) so that they can run side by side without sharing shard limits; `read` and
 //! `tail` then read the streams the puts wrote.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! land on its children; the producer notices, refreshes its shard map, and never leaves a
 //! sub-record on a shard that does not cover its hash key (the KCL would drop the aggregate).
 
-mod common;
+use crate::common;
 
 use kwb::kinesis::hash_key::HashKey;
 use kwb::kinesis::shard_map::list_shards;

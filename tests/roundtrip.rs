@@ -1,7 +1,7 @@
 //! Over HTTP against ferrokinesis: everything the producer says it delivered is in the stream,
 //! exactly once, on the shard the shard map predicted.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use kwb::compose::payload::Payloads;

@@ -1,7 +1,7 @@
 //! The embedded server's own shard metrics: what clients put, counted at the server per shard
 //! and second, read back over its loopback endpoint.
 
-mod common;
+use crate::common;
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;

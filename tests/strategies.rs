@@ -1,7 +1,7 @@
 //! Partition-key strategies on a 4-shard embedded stream, 20,000 records each: where the records
 //! land is what each strategy promises.
 
-mod common;
+use crate::common;
 
 use kwb::compose::keys::{KeyPicker, KeyStrategy};
 use kwb::compose::payload::Payloads;

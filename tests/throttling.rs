@@ -6,7 +6,7 @@
 //! spent starting and draining, are left out), so that a slow start on a loaded machine does not
 //! count against the producer.
 
-mod common;
+use crate::common;
 
 use kwb::kinesis::server_metrics::{fetch, ShardSeries};
 use kwb::producer::config::{ProducerConfig, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};

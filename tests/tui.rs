@@ -1,7 +1,7 @@
 //! The workbench end to end in a pseudo-terminal: kwb with no arguments on the embedded
 //! default, driven by keys, its screen read back through a terminal emulator.
 
-mod common;
+use crate::common;
 
 use common::pty::{table_rows, Workbench};
 use std::time::Duration;

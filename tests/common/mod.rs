@@ -1,5 +1,5 @@
 //! Shared test harness: an in-process ferrokinesis server on a loopback port, clients for it, and
-//! reading a stream back.
+//! reading a stream back. The benchmarks use it too (each a part of it), hence the allowance.
 #![allow(dead_code)]
 
 pub mod proxy;

@@ -2,7 +2,6 @@
 //! chosen by a seeded generator, resets connections (before or after forwarding), answers 500,
 //! marks entries of a PutRecords answer as InternalFailure, or answers too late; and on demand
 //! holds the requests that match a text without an answer.
-#![allow(dead_code)]
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
