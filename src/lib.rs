@@ -5,7 +5,7 @@
 //! ```text
 //! user record -> kinesis::hash_key (MD5 or explicit hash key)
 //!             -> kinesis::shard_map (predicted shard)
-//!             -> producer::aggregation (KPL aggregate per shard)
+//!             -> kinesis::kpl_format (KPL aggregate per shard)
 //!             -> producer::limiter (per-shard token buckets, adapts to throttling)
 //!             -> producer::collector (PutRecords batches)
 //!             -> producer::sender (aws-sdk-kinesis, SDK retries off)
@@ -22,6 +22,7 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod errors;
+pub mod hot_keys;
 pub mod kinesis;
 pub mod per_second;
 pub mod producer;

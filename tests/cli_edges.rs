@@ -33,7 +33,7 @@ const NUMBERS: [&str; 12] = [
 ];
 
 /// (subcommand words, numeric flag) pairs the edges are tried on.
-const NUMERIC_FLAGS: [(&[&str], &str); 18] = [
+const NUMERIC_FLAGS: [(&[&str], &str); 19] = [
     (&["put"], "--count"),
     (&["put"], "--duration"),
     (&["put"], "--rate"),
@@ -48,6 +48,7 @@ const NUMERIC_FLAGS: [(&[&str], &str); 18] = [
     (&["shards"], "--api-timeout"),
     (&["read"], "--limit"),
     (&["metrics"], "--minutes"),
+    (&["hotkeys"], "--top"),
     (&["metrics"], "--watch"),
     (&["serve", "--idle-exit", "1"], "--port"),
     (&["serve"], "--idle-exit"),

@@ -6,8 +6,8 @@
 
 use base64::Engine;
 use kwb::kinesis::hash_key::HashKey;
+use kwb::kinesis::kpl_format::{deaggregate, kcl_accepts};
 use kwb::kinesis::shard_map::ShardMap;
-use kwb::producer::aggregation::{deaggregate, kcl_accepts};
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::metrics::ProducerMetrics;
 use kwb::producer::pipeline::Pipeline;

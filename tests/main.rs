@@ -9,6 +9,7 @@ mod cli_edges;
 mod cloudwatch;
 mod faults;
 mod help;
+mod hotkeys;
 mod kpl_compat;
 mod producer;
 mod rate_shapes;

@@ -7,30 +7,20 @@ use base64::Engine;
 use kwb::compose::payload::Payloads;
 use std::collections::HashMap;
 
-/// Runs kwb against `endpoint`; it must succeed. Returns stdout.
-fn kwb(endpoint: &str, args: &[&str]) -> String {
-    let data = tempfile::tempdir().unwrap();
-    common::stdout_of(
-        common::kwb_command(data.path())
-            .args(["--endpoint-url", endpoint])
-            .args(args),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_returns_what_put_wrote() {
     let t = common::target("readback", 3, true).await;
     let endpoint = t.server.endpoint();
     let (put, json_lines, text) = tokio::task::spawn_blocking(move || {
-        let put = kwb(
+        let put = common::kwb_at(
             &endpoint,
             &[
                 "put", "--stream", "readback", "--count", "3000", "--key", "seq", "--seed", "42",
                 "--json",
             ],
         );
-        let json_lines = kwb(&endpoint, &["read", "--stream", "readback", "--json"]);
-        let text = kwb(
+        let json_lines = common::kwb_at(&endpoint, &["read", "--stream", "readback", "--json"]);
+        let text = common::kwb_at(
             &endpoint,
             &["tail", "--stream", "readback", "--limit", "10"],
         );
@@ -154,14 +144,14 @@ async fn enhanced_fan_out_reads_the_same_records_and_deregisters_its_consumer() 
     let t = common::target("fanout", 2, true).await;
     let endpoint = t.server.endpoint();
     let (polled, subscribed) = tokio::task::spawn_blocking(move || {
-        kwb(
+        common::kwb_at(
             &endpoint,
             &[
                 "put", "--stream", "fanout", "--count", "1000", "--key", "seq",
             ],
         );
-        let polled = kwb(&endpoint, &["read", "--stream", "fanout", "--json"]);
-        let subscribed = kwb(
+        let polled = common::kwb_at(&endpoint, &["read", "--stream", "fanout", "--json"]);
+        let subscribed = common::kwb_at(
             &endpoint,
             &["read", "--stream", "fanout", "--json", "--efo"],
         );
@@ -233,8 +223,8 @@ fn kwb_with_stderr(endpoint: &str, args: &[&str]) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_leaves_out_what_the_kcl_drops_and_says_how_many() {
     use kwb::kinesis::hash_key::HashKey;
+    use kwb::kinesis::kpl_format::{Aggregator, AGGREGATE_PARTITION_KEY};
     use kwb::kinesis::shard_map::list_shards;
-    use kwb::producer::aggregation::{Aggregator, AGGREGATE_PARTITION_KEY};
 
     let stream = "straddle";
     let t = common::target(stream, 2, false).await;

@@ -2,8 +2,9 @@
 //! the embedded server's own counts or from CloudWatch, as a table with sparklines, CSV or JSON,
 //! once or refreshed.
 
-use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
+use crate::cli::{StreamArgs, TargetFlags};
 use crate::kinesis::client::Connection;
+use crate::kinesis::open::Missing;
 use crate::stream_metrics::cloudwatch::STREAM_METRICS;
 use crate::stream_metrics::{
     enable_shard_metrics, read, shard_metrics_off, total, watch, Series, Source, StreamMetrics,
@@ -218,16 +219,10 @@ async fn warn_if_off(connection: &Connection, stream: &str) {
     }
 }
 
-/// Why turning on shard-level metrics means nothing on the local server.
-pub const NO_SHARD_METRICS_HERE: &str = "the local server has no CloudWatch, so no shard-level metrics to turn on: its own per-shard counts are always on (kwb metrics, s in the workbench)";
-
 pub async fn run(target: &TargetFlags, args: MetricsArgs) -> anyhow::Result<i32> {
-    let connection = open_stream(target, &args.stream, Missing::Fail).await?;
+    let connection = args.stream.open(target, Missing::Fail).await?;
     let stream = &args.stream.stream;
     if args.enable_shard_metrics {
-        if !connection.has_cloudwatch() {
-            anyhow::bail!("{NO_SHARD_METRICS_HERE}");
-        }
         let on = enable_shard_metrics(&connection, stream).await?;
         println!(
             "shard-level metrics on for {stream}: {} (CloudWatch bills each per shard; `aws kinesis disable-enhanced-monitoring` turns them off)",

@@ -1,6 +1,7 @@
 //! The command line: flags, dispatch, and how errors reach the user.
 
 pub mod config;
+pub mod hotkeys;
 pub mod local;
 pub mod metrics;
 pub mod put;
@@ -10,8 +11,8 @@ pub mod streams;
 pub mod summary;
 
 use crate::config::EndpointUrl;
-use crate::kinesis::admin::ensure_stream;
-use crate::kinesis::client::{connect, Connection, TargetArgs};
+use crate::kinesis::client::{Connection, TargetArgs};
+use crate::kinesis::open::{open_stream, Missing};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -130,6 +131,13 @@ pub struct StreamArgs {
     pub shards: u32,
 }
 
+impl StreamArgs {
+    /// Connects to the target and makes sure the stream is there (see [`open_stream`]).
+    pub async fn open(&self, target: &TargetFlags, missing: Missing) -> anyhow::Result<Connection> {
+        open_stream(&target.into(), &self.stream, self.shards, missing).await
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send records through the producer and print what happened to them.
@@ -182,53 +190,25 @@ pub enum Command {
         after_help = "Examples:\n  kwb metrics\n  kwb metrics --watch --minutes 1\n  kwb metrics --json\n  kwb --profile prod metrics --stream orders --source cloudwatch --minutes 60 --csv\n  kwb --profile prod metrics --stream orders --enable-shard-metrics"
     )]
     Metrics(metrics::MetricsArgs),
-}
-
-/// Whether a command may create the stream it names when it is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    /// Commands that send (`put`, the workbench) create it, on the local server only, and say so.
-    Create,
-    /// Every other command fails, naming the stream and listing the ones there are.
-    Fail,
-}
-
-/// Connects to the target and makes sure the stream is there.
-pub async fn open_stream(
-    target: &TargetFlags,
-    stream: &StreamArgs,
-    missing: Missing,
-) -> anyhow::Result<Connection> {
-    use crate::kinesis::admin::{list_streams, AdminError, Ensured};
-    crate::kinesis::admin::validate_stream_name(&stream.stream)?;
-    let connection = connect(&target.into()).await?;
-    let create = missing == Missing::Create && connection.is_embedded();
-    match ensure_stream(&connection.admin, &stream.stream, stream.shards, create).await {
-        Ok(Ensured::Created) => eprintln!(
-            "created stream {} with {} shards on {}",
-            stream.stream, stream.shards, connection.target
-        ),
-        Ok(Ensured::Existed) => {}
-        Err(AdminError::NotFound(name)) => {
-            let there = match list_streams(&connection.admin).await {
-                Ok(names) if names.is_empty() => "there are no streams".to_string(),
-                Ok(names) => format!("streams there: {}", names.join(", ")),
-                Err(_) => "the streams there could not be listed".to_string(),
-            };
-            anyhow::bail!(
-                "stream {name:?} does not exist on {}; {there} (kwb put creates a missing stream on the local server; kwb streams create NAME makes one anywhere)",
-                connection.target
-            );
-        }
-        Err(e) => anyhow::bail!("{e} (target: {})", connection.target),
-    }
-    Ok(connection)
+    /// Per shard, the partition keys that carry its records (from the stream read back) and
+    /// one line of advice for each hot shard.
+    #[command(
+        after_help = "Examples:\n  kwb hotkeys\n  kwb hotkeys --stream orders --from 2026-11-25T19:00:00Z --top 10\n  kwb hotkeys --json"
+    )]
+    Hotkeys(hotkeys::HotKeysArgs),
 }
 
 /// Runs a parsed command line; the result is the process's exit code.
 pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
     let Some(command) = cli.command else {
-        return crate::tui::run(&cli.target, &cli.workbench, cli.seed).await;
+        let workbench = &cli.workbench;
+        return crate::tui::run(
+            &(&cli.target).into(),
+            &workbench.stream,
+            workbench.shards,
+            cli.seed,
+        )
+        .await;
     };
     if cli.seed.is_some() {
         anyhow::bail!(
@@ -240,6 +220,7 @@ pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
         Command::Shards(args) => shards::run(&cli.target, args).await,
         Command::Read(args) => read::run(&cli.target, args).await,
         Command::Metrics(args) => metrics::run(&cli.target, args).await,
+        Command::Hotkeys(args) => hotkeys::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
         Command::Config(args) => config::run(args, &cli.target, loaded),
         Command::Completions { shell } => {

@@ -1,13 +1,15 @@
 //! `kwb put`: compose records, send them through the producer, report every outcome.
 
-use crate::cli::summary::{Resolved, Run, Summary, Tally};
-use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
+use crate::cli::summary::{KeyNote, Resolved, Run, Summary, Tally};
+use crate::cli::{StreamArgs, TargetFlags};
 use crate::compose::keys::{KeyPicker, KeyStrategy, STRATEGY_HELP};
 use crate::compose::lines::LineFeed;
 use crate::compose::payload::Payloads;
 use crate::compose::rate::{Due, RateShape};
 use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
+use crate::hot_keys::HotKeys;
+use crate::kinesis::open::Missing;
 use crate::producer::config::ProducerConfig;
 use crate::producer::{Producer, PutError};
 use anyhow::Context;
@@ -70,6 +72,10 @@ pub struct PutArgs {
     /// Send every user record as its own Kinesis record.
     #[arg(long)]
     pub no_aggregate: bool,
+    /// Also count the delivered records' keys per shard: the summary adds each shard's top keys
+    /// and advice (`hot_keys` in JSON, as `kwb hotkeys --json` prints it).
+    #[arg(long)]
+    pub hotkeys: bool,
     /// Share of each shard's write limits the producer allows itself, in percent (0.1 to 1000).
     #[arg(
         long,
@@ -253,21 +259,25 @@ async fn tally_outcomes(
     mut records: mpsc::UnboundedReceiver<Resolved>,
     bar: ProgressBar,
     metrics: std::sync::Arc<crate::producer::metrics::ProducerMetrics>,
+    hot_keys: Option<HotKeys>,
 ) -> Tally {
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(hot_keys);
     let mut unresolved = FuturesUnordered::new();
     let mut open = true;
     while open || !unresolved.is_empty() {
         tokio::select! {
             record = records.recv(), if open => match record {
-                Some(Resolved::Pending(pending)) => { unresolved.push(pending); continue; }
+                Some(Resolved::Pending(pending, note)) => {
+                    unresolved.push(async move { (pending.await, note) });
+                    continue;
+                }
                 Some(Resolved::Refused { label, message }) => tally.add_failure(label, message),
                 None => { open = false; continue; }
             },
-            Some(outcome) = unresolved.next(), if !unresolved.is_empty() => tally.add_outcome(&outcome),
+            Some((outcome, note)) = unresolved.next(), if !unresolved.is_empty() => tally.add_outcome(&outcome, note),
         }
         bar.inc(1);
-        if tally.resolved() % 1024 == 0 {
+        if tally.resolved().is_multiple_of(1024) {
             let snap = metrics.snapshot(0);
             bar.set_message(format!(
                 "ok {} failed {} throttled {}",
@@ -289,14 +299,22 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let config = args.producer_config()?;
     let seed = args.seed.unwrap_or_else(crate::compose::fresh_seed);
     let source = args.source(seed)?;
-    let connection = open_stream(target, &args.stream, Missing::Create).await?;
+    let connection = args.stream.open(target, Missing::Create).await?;
     let stream = args.stream.stream.clone();
     let producer = Producer::start(connection.producer.clone(), &stream, config.clone()).await?;
     let metrics = producer.metrics().clone();
     let bar = progress_bar(&args);
 
     let (outcomes, pending) = mpsc::unbounded_channel::<Resolved>();
-    let tally = tokio::spawn(tally_outcomes(pending, bar.clone(), metrics.clone()));
+    let hot_keys = args
+        .hotkeys
+        .then(|| HotKeys::new(producer.shard_map().shards().iter().cloned()));
+    let tally = tokio::spawn(tally_outcomes(
+        pending,
+        bar.clone(),
+        metrics.clone(),
+        hot_keys,
+    ));
 
     let keys = KeyPicker::new(strategy, &producer.shard_map(), seed);
     let mut composer = Composer::new(source, keys, seed);
@@ -360,13 +378,18 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
                 None => std::future::pending().await,
             }
         };
+        let note = args.hotkeys.then(|| KeyNote {
+            key: record.partition_key.clone(),
+            hash_key: record.hash_key(),
+            bytes: record.billed_bytes() as u64,
+        });
         tokio::select! {
             biased;
             _ = &mut ctrl_c => { interrupted = true; break; }
             _ = until_end => break,
             accepted = producer.put(record) => {
                 let resolved = match accepted {
-                    Ok(pending) => Resolved::Pending(pending),
+                    Ok(pending) => Resolved::Pending(pending, note),
                     Err(PutError::Stopped) => {
                         let why = producer.failure().unwrap_or_else(|| "the producer stopped".into());
                         stopped_by = Some(anyhow::anyhow!(why));

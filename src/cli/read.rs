@@ -1,6 +1,7 @@
 //! `kwb read` (alias `tail`): records back from a stream, deaggregated, as text or JSON lines.
 
 use crate::cli::{StreamArgs, TargetFlags};
+use crate::kinesis::open::Missing;
 use crate::kinesis::reader::{read, ReadOptions, ReadRecord, StartAt};
 use base64::Engine;
 use clap::{Args, ValueEnum};
@@ -103,8 +104,7 @@ pub fn line(record: &ReadRecord, json_lines: bool, format: DataFormat) -> String
 }
 
 pub async fn run(target: &TargetFlags, args: ReadArgs) -> anyhow::Result<i32> {
-    let connection =
-        crate::cli::open_stream(target, &args.stream, crate::cli::Missing::Fail).await?;
+    let connection = args.stream.open(target, Missing::Fail).await?;
     let options = ReadOptions {
         stream: args.stream.stream.clone(),
         shard: args.shard.clone(),

@@ -1,7 +1,8 @@
 //! `kwb shards`: the shard map as a table or JSON.
 
-use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
+use crate::cli::{StreamArgs, TargetFlags};
 use crate::errors::describe;
+use crate::kinesis::open::Missing;
 use crate::kinesis::shard_map::list_shards;
 use clap::Args;
 use serde_json::json;
@@ -16,7 +17,7 @@ pub struct ShardsArgs {
 }
 
 pub async fn run(target: &TargetFlags, args: ShardsArgs) -> anyhow::Result<i32> {
-    let connection = open_stream(target, &args.stream, Missing::Fail).await?;
+    let connection = args.stream.open(target, Missing::Fail).await?;
     let map = list_shards(&connection.admin, &args.stream.stream)
         .await
         .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe(&e)))?;

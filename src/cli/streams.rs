@@ -1,10 +1,11 @@
 //! `kwb streams`: list, describe, create and delete streams; `kwb shard-of`: where keys land.
 
-use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags, DEFAULT_STREAM};
+use crate::cli::{StreamArgs, TargetFlags, DEFAULT_STREAM};
 use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{self, Capacity};
 use crate::kinesis::client::{connect, Connection};
 use crate::kinesis::hash_key::{validate_partition_key, HashKey};
+use crate::kinesis::open::Missing;
 use crate::kinesis::shard_map::list_shards;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -154,7 +155,7 @@ pub async fn shard_of(target: &TargetFlags, args: ShardOfArgs) -> anyhow::Result
     for key in &args.keys {
         validate_partition_key(key).map_err(|e| anyhow::anyhow!("{key:?}: {e}"))?;
     }
-    let connection = open_stream(target, &args.stream, Missing::Fail).await?;
+    let connection = args.stream.open(target, Missing::Fail).await?;
     let map = list_shards(&connection.admin, &args.stream.stream)
         .await
         .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe_error(&e)))?;

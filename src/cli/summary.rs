@@ -1,5 +1,8 @@
 //! The end-of-run summary of `kwb put`: tallied from outcomes, printed as text or JSON.
 
+use crate::hot_keys::report::Report;
+use crate::hot_keys::HotKeys;
+use crate::kinesis::hash_key::HashKey;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::outcome::Outcome;
 use crate::producer::PendingOutcome;
@@ -16,24 +19,35 @@ pub struct Tally {
     per_shard: BTreeMap<String, u64>,
     /// Of delivered records only.
     latency_us: Histogram<u64>,
+    /// The delivered records' keys per shard (`kwb put --hotkeys`).
+    hot_keys: Option<HotKeys>,
 }
 
-impl Default for Tally {
-    fn default() -> Self {
+impl Tally {
+    /// A tally that also counts the delivered records' keys when given `hot_keys`.
+    pub fn new(hot_keys: Option<HotKeys>) -> Tally {
         Tally {
             ok: 0,
             failed_by_reason: BTreeMap::new(),
             first_failure: None,
             per_shard: BTreeMap::new(),
             latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("bounds"),
+            hot_keys,
         }
     }
+}
+
+/// A record's key, hash key and billed bytes, for counting hot keys when it is delivered.
+pub struct KeyNote {
+    pub key: String,
+    pub hash_key: HashKey,
+    pub bytes: u64,
 }
 
 /// What the tally is told about one record.
 pub enum Resolved {
     /// Accepted by the producer; its outcome is still to come.
-    Pending(PendingOutcome),
+    Pending(PendingOutcome, Option<KeyNote>),
     /// Refused before it was queued (bad key, too large, ...).
     Refused { label: String, message: String },
 }
@@ -45,10 +59,21 @@ impl Tally {
         self.first_failure.get_or_insert(message);
     }
 
-    /// Counts a record's outcome.
-    pub fn add_outcome(&mut self, outcome: &Outcome) {
+    /// Counts a record's outcome (and its key, when delivered and noted).
+    pub fn add_outcome(&mut self, outcome: &Outcome, note: Option<KeyNote>) {
         match outcome {
             Outcome::Delivered(d) => {
+                if let (Some(keys), Some(note)) = (&mut self.hot_keys, note) {
+                    let first_of_its_kinesis_record = !d.aggregated || d.sub_sequence_number == 0;
+                    keys.add(
+                        &d.shard_id,
+                        &note.key,
+                        note.hash_key,
+                        note.bytes,
+                        first_of_its_kinesis_record,
+                        Some(std::time::SystemTime::now()),
+                    );
+                }
                 let us = (d.latency.as_micros() as u64).clamp(1, 3_600_000_000);
                 self.latency_us.record(us).ok();
                 self.ok += 1;
@@ -105,6 +130,10 @@ pub struct Summary {
     pub interrupted: bool,
     /// The seed of the run's random keys and data: `--seed` with it repeats the run.
     pub seed: u64,
+    /// Per shard, the delivered records' top keys and advice, timed by their delivery
+    /// (`--hotkeys`; the object `kwb hotkeys --json` prints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hot_keys: Option<Report>,
     #[serde(skip)]
     pub first_failure: Option<String>,
 }
@@ -138,6 +167,9 @@ impl Summary {
             }
         };
         let elapsed_s = run.elapsed.as_secs_f64();
+        let hot_keys = tally
+            .hot_keys
+            .map(|keys| Report::new(&run.stream, &keys, 5));
         Summary {
             stream: run.stream,
             target: run.target,
@@ -163,6 +195,7 @@ impl Summary {
                 max: ms(1.0),
             },
             interrupted: run.interrupted,
+            hot_keys,
             seed: run.seed,
             first_failure: tally.first_failure,
         }
@@ -200,6 +233,10 @@ impl Summary {
                 *n as f64 * 100.0 / self.ok as f64
             };
             out += &format!("{shard:<24}{n:>10}{share:>7.1}%\n");
+        }
+        if let Some(report) = &self.hot_keys {
+            out += "hot keys (of the delivered records, timed by their delivery):\n";
+            out += &report.render();
         }
         if !self.failed_by_reason.is_empty() {
             out += "failed by reason:\n";

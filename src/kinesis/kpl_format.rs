@@ -1,4 +1,5 @@
-//! KPL aggregation: many user records in one Kinesis record, in the format the KCL deaggregates.
+//! The KPL record format: many user records in one Kinesis record, as the KCL deaggregates them.
+//! The producer writes it ([`Aggregator`]); the reader and the tests read it ([`deaggregate`]).
 //!
 //! ```text
 //! F3 89 9A C2 | protobuf AggregatedRecord | MD5 of the protobuf bytes (16)
@@ -6,8 +7,8 @@
 //!
 //! The [`Aggregator`] encodes each record as it arrives, so its exact final size is always known
 //! and the limit is never overshot. Which records may share an aggregate (the same predicted
-//! shard) is the pipeline's decision; this module encodes, decodes, and says which aggregates the
-//! KCL accepts from a shard ([`kcl_accepts`]).
+//! shard) is the producer pipeline's decision; this module encodes, decodes, and says which
+//! aggregates the KCL accepts from a shard ([`kcl_accepts`]).
 
 use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::shard_map::ShardInfo;

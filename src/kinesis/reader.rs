@@ -6,8 +6,8 @@
 //! the children of a shard that closes (a split or merge) are read from their beginning.
 
 use crate::errors::describe;
+use crate::kinesis::kpl_format::{deaggregate, kcl_accepts};
 use crate::kinesis::shard_map::{list_shards, ShardInfo};
-use crate::producer::aggregation::{deaggregate, kcl_accepts};
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use aws_sdk_kinesis::Client;

@@ -5,7 +5,6 @@
 //! concurrency), feeds answers back, and keeps the shard map fresh. Each `put` returns a
 //! [`PendingOutcome`] that resolves exactly once.
 
-pub mod aggregation;
 pub mod backlog;
 pub mod collector;
 pub mod config;

@@ -6,8 +6,8 @@
 //! testable without a server and lets the benchmark drive the core directly.
 
 use crate::kinesis::hash_key::{HashKey, MAX_PARTITION_KEY_CHARS};
+use crate::kinesis::kpl_format::{Aggregator, AGGREGATE_PARTITION_KEY};
 use crate::kinesis::shard_map::ShardMap;
-use crate::producer::aggregation::{Aggregator, AGGREGATE_PARTITION_KEY};
 use crate::producer::collector::Collector;
 use crate::producer::config::ProducerConfig;
 use crate::producer::limiter::ShardLimiter;

@@ -208,13 +208,16 @@ pub async fn shard_metrics_off(connection: &Connection, stream: &str) -> Option<
 }
 
 /// Turns on the shard-level metrics kwb reads (enhanced monitoring, billed by AWS per shard and
-/// metric); returns what is on now.
+/// metric); returns what is on now. The local server has none to turn on.
 pub async fn enable_shard_metrics(
     connection: &Connection,
     stream: &str,
-) -> Result<Vec<String>, crate::kinesis::admin::AdminError> {
+) -> anyhow::Result<Vec<String>> {
+    if !connection.has_cloudwatch() {
+        anyhow::bail!("the local server has no CloudWatch, so no shard-level metrics to turn on: its own per-shard counts are always on (kwb metrics, s in the workbench)");
+    }
     let names: Vec<&str> = cloudwatch::SHARD_METRICS.iter().map(|(n, _)| *n).collect();
-    crate::kinesis::admin::enable_shard_metrics(&connection.admin, stream, &names).await
+    Ok(crate::kinesis::admin::enable_shard_metrics(&connection.admin, stream, &names).await?)
 }
 
 /// Reads again every `every` until `on` says stop (returns false). The latest reading wins: one

@@ -12,8 +12,8 @@ pub mod load;
 pub mod sender;
 pub mod view;
 
-use crate::cli::{open_stream, Missing, StreamArgs, TargetFlags};
-use crate::kinesis::client::Connection;
+use crate::kinesis::client::{Connection, TargetArgs};
+use crate::kinesis::open::{open_stream, Missing};
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::Producer;
@@ -188,11 +188,6 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
                 let (inbox, connection, stream) =
                     (inbox.clone(), connection.clone(), app.stream.clone());
                 tokio::spawn(async move {
-                    if !connection.has_cloudwatch() {
-                        let said = crate::cli::metrics::NO_SHARD_METRICS_HERE.to_string();
-                        let _ = inbox.send(Input::Msg(Msg::Event(said)));
-                        return;
-                    }
                     let said = match enable_shard_metrics(&connection, &stream).await {
                         Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
                         Err(e) => format!("could not turn on shard-level metrics: {e}"),
@@ -216,8 +211,9 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
 /// Opens the workbench on a stream; returns the exit code.
 /// `seed` (else a fresh one) seeds the session's random keys and data.
 pub async fn run(
-    target: &TargetFlags,
-    stream: &StreamArgs,
+    target: &TargetArgs,
+    stream: &str,
+    shards: u32,
     seed: Option<u64>,
 ) -> anyhow::Result<i32> {
     let seed = seed.unwrap_or_else(crate::compose::fresh_seed);
@@ -226,11 +222,11 @@ pub async fn run(
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
         );
     }
-    let connection = Arc::new(open_stream(target, stream, Missing::Create).await?);
+    let connection = Arc::new(open_stream(target, stream, shards, Missing::Create).await?);
     let producer = Arc::new(
         Producer::start(
             connection.producer.clone(),
-            &stream.stream,
+            stream,
             ProducerConfig::default(),
         )
         .await?,
@@ -239,8 +235,8 @@ pub async fn run(
         .is_embedded()
         .then(|| crate::kinesis::local::keep_alive(connection.admin.clone()));
     let mut app = App::new(
-        &stream.stream,
-        &target_label(&connection, &stream.stream).await,
+        stream,
+        &target_label(&connection, stream).await,
         producer.shard_map(),
     );
     let log = Arc::new(Mutex::new(KeyLog::new(Instant::now())));
@@ -257,7 +253,7 @@ pub async fn run(
     ));
     let server = tokio::spawn(poll_stream_metrics(
         connection.clone(),
-        stream.stream.clone(),
+        stream.to_string(),
         events_tx_for_server,
     ));
     // Signals end the workbench like its keys do, so the terminal is restored and the pending
@@ -370,7 +366,7 @@ pub async fn run(
     let snapshot = metrics.snapshot(0);
     println!(
         "{}: ok {} failed {} throttled {}{} (seed {seed})",
-        stream.stream,
+        stream,
         snapshot.sum(|s| s.user_records),
         snapshot.failed(),
         snapshot.sum(|s| s.throttled),

@@ -134,6 +134,16 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// Runs kwb against `endpoint` in a data folder of its own; it must succeed. Returns stdout.
+pub fn kwb_at(endpoint: &str, args: &[&str]) -> String {
+    let data = tempfile::tempdir().unwrap();
+    stdout_of(
+        kwb_command(data.path())
+            .args(["--endpoint-url", endpoint])
+            .args(args),
+    )
+}
+
 /// Splits the stream's first shard at its middle and waits for the stream to be ACTIVE again;
 /// returns the shard map from before the split.
 pub async fn split_first_shard(client: &Client, stream: &str) -> ShardMap {
