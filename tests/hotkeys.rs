@@ -9,6 +9,7 @@ use serde_json::Value;
 /// What `kwb put --hotkeys --json` and then `kwb hotkeys --json` printed, and the stream's
 /// shards (id, starting and ending hash key).
 struct Run {
+    target: common::TestTarget,
     put: Value,
     report: Value,
     shards: Vec<(String, u128, u128)>,
@@ -39,6 +40,7 @@ async fn put_then_hotkeys(stream: &str, shards: u32, put_args: &[&str]) -> Run {
         .map(|s| (s.shard_id.clone(), s.starting_hash_key, s.ending_hash_key))
         .collect();
     Run {
+        target: t,
         put,
         report,
         shards,
@@ -51,6 +53,7 @@ async fn one_fixed_key_is_named_on_the_one_hot_shard_and_splitting_is_not_advise
         put,
         report,
         shards,
+        ..
     } = put_then_hotkeys(
         "hotkeys-fixed",
         4,
@@ -114,8 +117,9 @@ async fn one_fixed_key_is_named_on_the_one_hot_shard_and_splitting_is_not_advise
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spread_keys_over_a_one_shard_stream_get_a_shard_more_and_a_split_point_in_the_middle() {
+async fn spread_keys_over_one_shard_get_a_shard_more_and_a_split_point_in_the_middle_that_works() {
     let Run {
+        target,
         put,
         report,
         shards,
@@ -153,6 +157,32 @@ async fn spread_keys_over_a_one_shard_stream_get_a_shard_more_and_a_split_point_
     let counted = &put["hot_keys"]["shards"][id];
     assert_eq!(counted["records"], 3500);
     assert_eq!(counted["kinesis_records"], shard["kinesis_records"]);
+
+    // The advice carried out: split at the hash key it gave.
+    let (endpoint, shard) = (target.server.endpoint(), id.clone());
+    let split = tokio::task::spawn_blocking(move || {
+        let at = at.to_string();
+        let args = [
+            "streams",
+            "split",
+            "hotkeys-spread",
+            &shard,
+            "--at",
+            &at,
+            "--yes",
+            "--json",
+        ];
+        common::kwb_at(&endpoint, &args)
+    })
+    .await
+    .unwrap();
+    let split: Value = serde_json::from_str(split.trim()).unwrap();
+    assert_eq!(split["open_shards"].as_array().unwrap().len(), 2, "{split}");
+    let map = list_shards(&target.connection.admin, "hotkeys-spread")
+        .await
+        .unwrap();
+    let starts: Vec<u128> = map.open_shards().map(|s| s.starting_hash_key).collect();
+    assert_eq!(starts, [*start, at]);
 }
 
 #[test]

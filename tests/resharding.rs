@@ -1,10 +1,13 @@
-//! Resharding under the producer's feet: after a split, records predicted for the closed parent
-//! land on its children; the producer notices, refreshes its shard map, and never leaves a
-//! sub-record on a shard that does not cover its hash key (the KCL would drop the aggregate).
+//! Resharding under the producer's feet, made as `kwb streams split|merge|scale` makes it: after
+//! a split, records predicted for the closed parent land on its children; the producer notices,
+//! refreshes its shard map, and never leaves a sub-record on a shard that does not cover its hash
+//! key (the KCL would drop the aggregate); through a split, a merge and a scaling every record
+//! reaches a KCL consumer exactly once.
 
 use crate::common;
 
 use kwb::kinesis::hash_key::HashKey;
+use kwb::kinesis::reshard::Reshard;
 use kwb::kinesis::shard_map::list_shards;
 use kwb::producer::config::ProducerConfig;
 use kwb::producer::outcome::Outcome;
@@ -64,23 +67,8 @@ async fn a_split_shard_is_followed_and_no_record_lands_outside_its_shard() {
     producer.shutdown(Duration::from_secs(1)).await;
 }
 
-/// Merges two adjacent open shards and waits for the stream to be ACTIVE again.
-async fn merge(client: &aws_sdk_kinesis::Client, stream: &str, shard: &str, adjacent: &str) {
-    client
-        .merge_shards()
-        .stream_name(stream)
-        .shard_to_merge(shard)
-        .adjacent_shard_to_merge(adjacent)
-        .send()
-        .await
-        .expect("merge shards");
-    kwb::kinesis::admin::ensure_stream(client, stream, 1, false)
-        .await
-        .expect("stream active again");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_sent_through_a_split_and_a_merge_reach_a_kcl_consumer_exactly_once() {
+async fn records_sent_through_a_split_a_merge_and_a_scaling_reach_a_kcl_consumer_exactly_once() {
     use kwb::compose::payload::Payloads;
     use std::collections::HashSet;
     use std::sync::Arc;
@@ -96,7 +84,7 @@ async fn records_sent_through_a_split_and_a_merge_reach_a_kcl_consumer_exactly_o
         .await
         .unwrap(),
     );
-    let records = 30_000u64;
+    let records = 50_000u64;
     let (progress, mut sent) = tokio::sync::watch::channel(0u64);
     let putting = {
         let producer = producer.clone();
@@ -120,14 +108,31 @@ async fn records_sent_through_a_split_and_a_merge_reach_a_kcl_consumer_exactly_o
         })
     };
     let client = &t.connection.admin;
-    sent.wait_for(|&n| n >= records / 3).await.unwrap();
-    common::split_first_shard(client, stream).await;
-    sent.wait_for(|&n| n >= 2 * records / 3).await.unwrap();
-    // Merge the split's upper child with the shard after it.
+    // Each change as `kwb streams split|merge|scale` makes it, while records flow.
+    sent.wait_for(|&n| n >= records / 4).await.unwrap();
+    let before = common::split_first_shard(client, stream).await;
+    let parent = before.shards()[0].shard_id.clone();
     let map = list_shards(client, stream).await.unwrap();
+    assert!(!map.get(&parent).unwrap().open);
+    let children: Vec<_> = map
+        .open_shards()
+        .filter(|s| s.parent_shard_id.as_deref() == Some(parent.as_str()))
+        .collect();
+    assert_eq!(children.len(), 2, "the map shows the split's children");
+    sent.wait_for(|&n| n >= records / 2).await.unwrap();
+    // Merge the split's upper child with the shard after it.
     let open: Vec<_> = map.open_shards().map(|s| s.shard_id.clone()).collect();
     assert_eq!(open.len(), 3, "{open:?}");
-    merge(client, stream, &open[1], &open[2]).await;
+    let merge = Reshard::Merge {
+        shard: open[1].clone(),
+        adjacent: open[2].clone(),
+    };
+    let map = common::reshard(client, stream, merge).await;
+    assert_eq!(map.open_count(), 2);
+    assert!(!map.get(&open[1]).unwrap().open && !map.get(&open[2]).unwrap().open);
+    sent.wait_for(|&n| n >= 3 * records / 4).await.unwrap();
+    let map = common::reshard(client, stream, Reshard::Scale { count: 3 }).await;
+    assert_eq!(map.open_count(), 3);
     let outcomes = putting.await.unwrap();
     assert!(
         producer.metrics().snapshot(0).sum(|s| s.retries) > 0,

@@ -1,14 +1,13 @@
 //! `kwb hotkeys`: per shard, the partition keys that carry its records and what to do about a hot
 //! shard, over the stream as read back from a start position (any producer's records).
 
+use crate::cli::shard_map_of;
 use crate::cli::{StreamArgs, TargetFlags};
-use crate::errors::describe;
 use crate::hot_keys::report::Report;
 use crate::hot_keys::{HotKeys, COUNTERS};
 use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::open::Missing;
 use crate::kinesis::reader::{read, ReadOptions, StartAt};
-use crate::kinesis::shard_map::list_shards;
 use clap::Args;
 use tokio::sync::mpsc;
 
@@ -41,9 +40,7 @@ fn routed_by(partition_key: &str, explicit_hash_key: Option<&str>) -> HashKey {
 pub async fn run(target: &TargetFlags, args: HotKeysArgs) -> anyhow::Result<i32> {
     let connection = args.stream.open(target, Missing::Fail).await?;
     let stream = &args.stream.stream;
-    let map = list_shards(&connection.admin, stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe(&e)))?;
+    let map = shard_map_of(&connection, stream).await?;
     let options = ReadOptions {
         stream: stream.clone(),
         shard: args.shard.clone(),

@@ -168,9 +168,9 @@ pub enum Command {
         after_help = "Examples:\n  kwb completions bash > ~/.local/share/bash-completion/completions/kwb\n  kwb completions zsh > ~/.zfunc/_kwb"
     )]
     Completions { shell: clap_complete::Shell },
-    /// List, describe, create or delete streams.
+    /// List, describe, create or delete streams; split, merge or scale their shards.
     #[command(
-        after_help = "Examples:\n  kwb streams\n  kwb streams describe orders --json\n  kwb streams create orders --shards 8\n  kwb streams create clicks --on-demand\n  kwb streams delete orders --yes"
+        after_help = "Examples:\n  kwb streams\n  kwb streams describe orders --json\n  kwb streams create orders --shards 8\n  kwb streams create clicks --on-demand\n  kwb streams delete orders --yes\n  kwb streams split orders shardId-000000000001\n  kwb streams merge orders shardId-000000000004 shardId-000000000005 --yes\n  kwb streams scale orders 8 --yes"
     )]
     Streams(streams::StreamsArgs),
     /// The hash key and shard of each partition key.
@@ -196,6 +196,16 @@ pub enum Command {
         after_help = "Examples:\n  kwb hotkeys\n  kwb hotkeys --stream orders --from 2026-11-25T19:00:00Z --top 10\n  kwb hotkeys --json"
     )]
     Hotkeys(hotkeys::HotKeysArgs),
+}
+
+/// The stream's shard map, or an error that says ListShards failed and why.
+pub(crate) async fn shard_map_of(
+    connection: &Connection,
+    stream: &str,
+) -> anyhow::Result<crate::kinesis::shard_map::ShardMap> {
+    crate::kinesis::shard_map::list_shards(&connection.admin, stream)
+        .await
+        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", crate::errors::describe(&e)))
 }
 
 /// Runs a parsed command line; the result is the process's exit code.

@@ -1,9 +1,8 @@
 //! `kwb shards`: the shard map as a table or JSON.
 
+use crate::cli::shard_map_of;
 use crate::cli::{StreamArgs, TargetFlags};
-use crate::errors::describe;
 use crate::kinesis::open::Missing;
-use crate::kinesis::shard_map::list_shards;
 use clap::Args;
 use serde_json::json;
 
@@ -18,9 +17,7 @@ pub struct ShardsArgs {
 
 pub async fn run(target: &TargetFlags, args: ShardsArgs) -> anyhow::Result<i32> {
     let connection = args.stream.open(target, Missing::Fail).await?;
-    let map = list_shards(&connection.admin, &args.stream.stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe(&e)))?;
+    let map = shard_map_of(&connection, &args.stream.stream).await?;
     if args.json {
         let shards: Vec<_> = map
             .shards()

@@ -1,12 +1,12 @@
 //! `kwb streams`: list, describe, create and delete streams; `kwb shard-of`: where keys land.
 
+use crate::cli::shard_map_of;
 use crate::cli::{StreamArgs, TargetFlags, DEFAULT_STREAM};
-use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{self, Capacity};
 use crate::kinesis::client::{connect, Connection};
 use crate::kinesis::hash_key::{validate_partition_key, HashKey};
 use crate::kinesis::open::Missing;
-use crate::kinesis::shard_map::list_shards;
+use crate::kinesis::reshard::{self, Reshard};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
@@ -51,6 +51,53 @@ pub enum StreamsAction {
         #[arg(long)]
         yes: bool,
     },
+    /// Split an open shard in two at a hash key (asks first, showing both halves, unless --yes)
+    /// and wait until the stream is ACTIVE again.
+    Split {
+        name: String,
+        shard_id: String,
+        /// Where the second half starts (a decimal hash key within the shard's range; default:
+        /// the middle). `kwb hotkeys` gives the one that halves the shard's traffic.
+        #[arg(long, value_name = "HASH_KEY", value_parser = parse_hash_key)]
+        at: Option<HashKey>,
+        /// Split without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Merge two adjacent open shards into one (asks first unless --yes) and wait until the
+    /// stream is ACTIVE again.
+    Merge {
+        name: String,
+        shard_id: String,
+        adjacent_shard_id: String,
+        /// Merge without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set the number of open shards, of equal ranges (from half to double the open shards; asks
+    /// first unless --yes), and wait until the stream is ACTIVE again.
+    Scale {
+        name: String,
+        #[arg(allow_hyphen_values = true, value_parser = parse_shard_count)]
+        count: u32,
+        /// Scale without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn parse_shard_count(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=admin::MAX_SHARDS_EMBEDDED).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a shard count to scale to: 1 to {}",
+            admin::MAX_SHARDS_EMBEDDED
+        )),
+    }
+}
+
+fn parse_hash_key(text: &str) -> Result<HashKey, String> {
+    HashKey::parse_explicit(text).map_err(|e| e.to_string())
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
@@ -69,7 +116,10 @@ pub async fn run(target: &TargetFlags, args: StreamsArgs) -> anyhow::Result<i32>
     let action = args.action.unwrap_or(StreamsAction::List);
     if let StreamsAction::Describe { name }
     | StreamsAction::Create { name, .. }
-    | StreamsAction::Delete { name, .. } = &action
+    | StreamsAction::Delete { name, .. }
+    | StreamsAction::Split { name, .. }
+    | StreamsAction::Merge { name, .. }
+    | StreamsAction::Scale { name, .. } = &action
     {
         admin::validate_stream_name(name)?;
     }
@@ -135,9 +185,71 @@ async fn act(connection: &Connection, action: StreamsAction, json: bool) -> anyh
             admin::delete_stream(client, &name).await?;
             eprintln!("deleted {name}");
         }
+        StreamsAction::Split {
+            name,
+            shard_id,
+            at,
+            yes,
+        } => {
+            let change = Reshard::Split {
+                shard: shard_id,
+                at,
+            };
+            return reshard(connection, &name, &change, yes, json).await;
+        }
+        StreamsAction::Merge {
+            name,
+            shard_id,
+            adjacent_shard_id,
+            yes,
+        } => {
+            let change = Reshard::Merge {
+                shard: shard_id,
+                adjacent: adjacent_shard_id,
+            };
+            return reshard(connection, &name, &change, yes, json).await;
+        }
+        StreamsAction::Scale { name, count, yes } => {
+            return reshard(connection, &name, &Reshard::Scale { count }, yes, json).await;
+        }
     }
     Ok(0)
 }
+
+/// Plans a change to the stream's shards, asks (unless `yes`), carries it out and shows the open
+/// shards after it.
+async fn reshard(
+    connection: &Connection,
+    stream: &str,
+    change: &Reshard,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let client = &connection.admin;
+    admin::wait_active(client, stream, RESHARD_WAIT).await?;
+    let before = shard_map_of(connection, stream).await?;
+    let plan = reshard::plan(stream, &before, change)?;
+    if !yes && !confirm(&format!("{} on {}?", plan.description, connection.target))? {
+        eprintln!("not changed");
+        return Ok(1);
+    }
+    reshard::apply(client, stream, &plan, RESHARD_WAIT).await?;
+    let after = shard_map_of(connection, stream).await?;
+    let open: Vec<&str> = after.open_shards().map(|s| s.shard_id.as_str()).collect();
+    if json {
+        println!(
+            "{}",
+            json!({"stream": stream, "done": plan.description, "open_shards": open})
+        );
+    } else {
+        println!("done: {}", plan.description);
+        println!("open shards now: {}", open.join(", "));
+    }
+    Ok(0)
+}
+
+/// How long a reshard may take to leave the stream ACTIVE again (AWS: seconds to minutes).
+const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, Args)]
 pub struct ShardOfArgs {
@@ -156,9 +268,7 @@ pub async fn shard_of(target: &TargetFlags, args: ShardOfArgs) -> anyhow::Result
         validate_partition_key(key).map_err(|e| anyhow::anyhow!("{key:?}: {e}"))?;
     }
     let connection = args.stream.open(target, Missing::Fail).await?;
-    let map = list_shards(&connection.admin, &args.stream.stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", describe_error(&e)))?;
+    let map = shard_map_of(&connection, &args.stream.stream).await?;
     for key in &args.keys {
         let hash = HashKey::of_partition_key(key);
         let shard = map.shard_for(hash).map_or("-", |s| s.shard_id.as_str());

@@ -251,7 +251,8 @@ pub async fn ensure_stream(
     }
 }
 
-async fn wait_active(client: &Client, name: &str, limit: Duration) -> Result<(), AdminError> {
+/// Waits until the stream is ACTIVE, for at most `limit`.
+pub async fn wait_active(client: &Client, name: &str, limit: Duration) -> Result<(), AdminError> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(20);
     loop {

@@ -10,5 +10,6 @@ pub mod kpl_format;
 pub mod local;
 pub mod open;
 pub mod reader;
+pub mod reshard;
 pub mod server_metrics;
 pub mod shard_map;

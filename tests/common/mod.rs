@@ -10,6 +10,7 @@ use kwb::kinesis::admin::ensure_stream;
 use kwb::kinesis::client::{connect, Connection, TargetArgs};
 use kwb::kinesis::embedded::{EmbeddedOptions, EmbeddedServer};
 use kwb::kinesis::reader::{read, ReadOptions, ReadRecord, StartAt};
+use kwb::kinesis::reshard::Reshard;
 use kwb::kinesis::shard_map::{list_shards, ShardMap};
 
 /// A server of its own for one test, and clients pointed at `endpoint` (the server itself, or a
@@ -144,22 +145,23 @@ pub fn kwb_at(endpoint: &str, args: &[&str]) -> String {
     )
 }
 
+/// Changes the stream's shards as `kwb streams split|merge|scale` does (planned against the
+/// shard map, then carried out until the stream is ACTIVE again); returns the map after.
+pub async fn reshard(client: &Client, stream: &str, change: Reshard) -> ShardMap {
+    let before = list_shards(client, stream).await.expect("list shards");
+    let plan = kwb::kinesis::reshard::plan(stream, &before, &change).expect("plan the change");
+    kwb::kinesis::reshard::apply(client, stream, &plan, std::time::Duration::from_secs(60))
+        .await
+        .expect("reshard");
+    list_shards(client, stream).await.expect("list shards")
+}
+
 /// Splits the stream's first shard at its middle and waits for the stream to be ACTIVE again;
 /// returns the shard map from before the split.
 pub async fn split_first_shard(client: &Client, stream: &str) -> ShardMap {
     let before = list_shards(client, stream).await.expect("list shards");
-    let parent = &before.shards()[0];
-    client
-        .split_shard()
-        .stream_name(stream)
-        .shard_to_split(&parent.shard_id)
-        .new_starting_hash_key(parent.middle_hash_key().to_string())
-        .send()
-        .await
-        .expect("split shard");
-    ensure_stream(client, stream, 1, false)
-        .await
-        .expect("stream active again");
+    let shard = before.shards()[0].shard_id.clone();
+    reshard(client, stream, Reshard::Split { shard, at: None }).await;
     before
 }
 
