@@ -258,3 +258,58 @@ async fn kwb_metrics_gives_up_on_a_server_whose_counts_never_come() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_record_sends_one_call_per_record_read_back_exactly_and_counted_by_the_server() {
+    let stream = "one-call-each";
+    let t = common::target(stream, 4, true).await;
+    let endpoint = t.server.endpoint();
+    let put = {
+        let endpoint = endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            let args = [
+                "put",
+                "--stream",
+                stream,
+                "--api",
+                "put-record",
+                "--count",
+                "3000",
+                "--key",
+                "fixed:one",
+                "--seed",
+                "5",
+                "--rate-limit",
+                "200",
+                "--json",
+            ];
+            common::kwb_at(&endpoint, &args)
+        })
+        .await
+        .unwrap()
+    };
+    let put: serde_json::Value = serde_json::from_str(put.trim()).unwrap();
+    assert_eq!(
+        (&put["ok"], &put["kinesis_records"], &put["api"]),
+        (&3000.into(), &3000.into(), &"put-record".into()),
+        "{put}"
+    );
+    // Twice the shard's limit on one key: throttled calls are sent again, one record each.
+    let calls = put["api_calls"].as_u64().unwrap();
+    assert_eq!(calls, 3000 + put["retries"].as_u64().unwrap(), "{put}");
+    assert!(
+        put["throttled"].as_u64().unwrap() > 0,
+        "the limit was never met: {put}"
+    );
+
+    let read = common::read_all(&t.connection.admin, stream).await;
+    let mut seen = vec![0u32; 3000];
+    for r in &read {
+        assert!(!r.aggregated);
+        seen[common::payload_seq(&r.data) as usize] += 1;
+    }
+    assert!(seen.iter().all(|&n| n == 1), "every record read back once");
+
+    let counted = counts_of(&endpoint, stream).await.calls;
+    assert_eq!((counted.put_record, counted.put_records), (calls, 0));
+}

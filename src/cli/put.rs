@@ -10,7 +10,7 @@ use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
 use crate::hot_keys::HotKeys;
 use crate::kinesis::open::Missing;
-use crate::producer::config::ProducerConfig;
+use crate::producer::config::{Api, ProducerConfig};
 use crate::producer::{Producer, PutError};
 use anyhow::Context;
 use clap::Args;
@@ -114,9 +114,30 @@ pub struct PutArgs {
     /// Largest record the stream accepts (key + data), in bytes: 1 MiB by default, up to 10 MiB.
     #[arg(long, default_value_t = crate::producer::config::DEFAULT_MAX_RECORD_BYTES, value_name = "BYTES", allow_hyphen_values = true)]
     pub max_record_bytes: usize,
+    /// The call records go out with: put-records (up to 500 records a call, aggregated unless
+    /// --no-aggregate) or put-record (one call per record, as the SDK's examples send them, 24
+    /// calls at once; never aggregated).
+    #[arg(long, value_enum, default_value = "put-records")]
+    pub api: ApiArg,
     /// Print one JSON object summarising the run, and nothing else, on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--api`: the Kinesis call `kwb put` sends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiArg {
+    PutRecords,
+    PutRecord,
+}
+
+impl From<ApiArg> for Api {
+    fn from(arg: ApiArg) -> Api {
+        match arg {
+            ApiArg::PutRecords => Api::PutRecords,
+            ApiArg::PutRecord => Api::PutRecord,
+        }
+    }
 }
 
 impl PutArgs {
@@ -147,7 +168,8 @@ impl PutArgs {
                 .max_record_bytes
                 .max(ProducerConfig::default().max_request_bytes),
             ..ProducerConfig::default()
-        };
+        }
+        .with_api(self.api.into());
         config.validate().map_err(|e| {
             let flag = match e.field {
                 "max_record_bytes" => "--max-record-bytes",
@@ -435,6 +457,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         sending,
         interrupted,
         seed,
+        api: config.api,
     };
     let summary = Summary::new(run, tally, &metrics.snapshot(0), open);
     if args.json {

@@ -3,6 +3,7 @@
 use crate::hot_keys::report::Report;
 use crate::hot_keys::HotKeys;
 use crate::kinesis::hash_key::HashKey;
+use crate::producer::config::Api;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::outcome::Outcome;
 use crate::producer::PendingOutcome;
@@ -119,6 +120,10 @@ pub struct Summary {
     pub throttled: u64,
     pub retries: u64,
     pub kinesis_records: u64,
+    /// The call records went out with ("put-records" or "put-record") and how many calls were
+    /// made, retries included.
+    pub api: &'static str,
+    pub api_calls: u64,
     pub elapsed_s: f64,
     /// Of `elapsed_s`: composing and putting records, then waiting for the last to resolve.
     pub sending_s: f64,
@@ -148,6 +153,7 @@ pub struct Run {
     pub sending: Duration,
     pub interrupted: bool,
     pub seed: u64,
+    pub api: Api,
 }
 
 impl Summary {
@@ -180,6 +186,11 @@ impl Summary {
             throttled: metrics.sum(|s| s.throttled),
             retries: metrics.sum(|s| s.retries),
             kinesis_records: metrics.sum(|s| s.kinesis_records),
+            api: match run.api {
+                Api::PutRecords => "put-records",
+                Api::PutRecord => "put-record",
+            },
+            api_calls: metrics.requests,
             elapsed_s,
             sending_s: run.sending.as_secs_f64(),
             draining_s: run.elapsed.saturating_sub(run.sending).as_secs_f64(),
@@ -224,6 +235,16 @@ impl Summary {
         out += &format!(
             "latency (delivered) p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  kinesis records {}  seed {}\n",
             self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max, self.kinesis_records, self.seed
+        );
+        out += &format!(
+            "{} calls {} ({:.0}/s)\n",
+            self.api,
+            self.api_calls,
+            if self.elapsed_s > 0.0 {
+                self.api_calls as f64 / self.elapsed_s
+            } else {
+                0.0
+            }
         );
         out += &format!("{:<24}{:>10}{:>8}\n", "shard", "records", "share");
         for (shard, n) in &self.per_shard {

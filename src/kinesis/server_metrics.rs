@@ -80,6 +80,16 @@ pub struct ServerSnapshot {
     /// when not 0, the counts are short.
     #[serde(default)]
     pub uncounted_requests: u64,
+    /// Write calls on the stream since the server started, whatever their answer.
+    #[serde(default)]
+    pub calls: Calls,
+}
+
+/// Write calls on a stream, by operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calls {
+    pub put_record: u64,
+    pub put_records: u64,
 }
 
 /// A shard's hash-key range, as the server has it.
@@ -139,6 +149,7 @@ struct Counts {
     shards: HashMap<(String, String), Ring<METRICS>>,
     /// Each stream's ranges and when they were read.
     ranges: HashMap<String, (Instant, Ranges)>,
+    calls: HashMap<String, Calls>,
 }
 
 /// One record of a put request: where it goes and what it weighs.
@@ -274,6 +285,7 @@ impl ServerMetrics {
             store,
             shards: HashMap::new(),
             ranges: HashMap::new(),
+            calls: HashMap::new(),
         };
         tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
@@ -411,13 +423,19 @@ impl Counts {
         at: Instant,
     ) {
         let (stream, entries, answers) = if many {
-            let (Some(request), Some(answer)) = (
-                decode::<PutRecordsRequest>(format, request),
-                decode::<PutRecordsAnswer>(format, answer).filter(|_| status.is_success()),
-            ) else {
+            let Some(request) = decode::<PutRecordsRequest>(format, request) else {
                 return;
             };
             let Some(stream) = stream_name(&request.stream_name, &request.stream_arn) else {
+                return;
+            };
+            self.calls
+                .entry(stream.to_string())
+                .or_default()
+                .put_records += 1;
+            let Some(answer) =
+                decode::<PutRecordsAnswer>(format, answer).filter(|_| status.is_success())
+            else {
                 return;
             };
             (stream.to_string(), request.records, answer.records)
@@ -425,6 +443,10 @@ impl Counts {
             let Some(request) = decode::<PutRecordRequest>(format, request) else {
                 return;
             };
+            let Some(stream) = stream_name(&request.stream_name, &request.stream_arn) else {
+                return;
+            };
+            self.calls.entry(stream.to_string()).or_default().put_record += 1;
             let answer = if status.is_success() {
                 decode::<PutAnswer>(format, answer)
             } else {
@@ -433,10 +455,7 @@ impl Counts {
                     error_code: e.kind.rsplit('#').next().map(str::to_string),
                 })
             };
-            let (Some(stream), Some(answer)) = (
-                stream_name(&request.stream_name, &request.stream_arn),
-                answer,
-            ) else {
+            let Some(answer) = answer else {
                 return;
             };
             let entry = PutEntry {
@@ -545,6 +564,7 @@ impl Counts {
             seconds,
             shards,
             uncounted_requests: 0,
+            calls: self.calls.get(stream).copied().unwrap_or_default(),
         }
     }
 }

@@ -15,8 +15,21 @@ const MAX_RATE_LIMIT_PERCENT: f64 = 1000.0;
 /// Default most bytes (partition key + data) of one record.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
 
+/// The Kinesis call records go out with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Api {
+    /// PutRecords: up to 500 records a call (with aggregation, the KPL's way).
+    #[default]
+    PutRecords,
+    /// PutRecord: one call per record, as the SDK's examples send, many calls at once.
+    PutRecord,
+}
+
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
+    /// The call records go out with; PutRecord sends each user record alone (no aggregation,
+    /// one entry a request).
+    pub api: Api,
     /// Put user records into KPL aggregates.
     pub aggregation: bool,
     /// Most bytes of one aggregate, framing included (KPL: 51,200).
@@ -52,6 +65,7 @@ pub struct ProducerConfig {
 impl Default for ProducerConfig {
     fn default() -> Self {
         ProducerConfig {
+            api: Api::PutRecords,
             aggregation: true,
             aggregation_max_bytes: 51_200,
             aggregation_max_count: usize::MAX,
@@ -67,6 +81,22 @@ impl Default for ProducerConfig {
             request_timeout: Duration::from_secs(6),
             retry_base_delay: Duration::from_millis(100),
             retry_max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// This configuration sending with `api`: PutRecord turns aggregation off and sends one
+    /// record a request.
+    pub fn with_api(self, api: Api) -> ProducerConfig {
+        match api {
+            Api::PutRecords => ProducerConfig { api, ..self },
+            Api::PutRecord => ProducerConfig {
+                api,
+                aggregation: false,
+                collection_max_count: 1,
+                ..self
+            },
         }
     }
 }
@@ -122,6 +152,12 @@ impl ProducerConfig {
                 })
             }
         };
+        check(
+            self.api == Api::PutRecords || (!self.aggregation && self.collection_max_count == 1),
+            "api",
+            format!("{:?}", self.api),
+            "PutRecord sends each record alone: aggregation off and collection_max_count 1",
+        )?;
         check(
             (1..=PUT_RECORDS_MAX_ENTRIES).contains(&self.collection_max_count),
             "collection_max_count",

@@ -100,6 +100,8 @@ pub struct ProducerMetrics {
     shards: RwLock<BTreeMap<String, Arc<ShardMetrics>>>,
     failed_by_reason: Mutex<BTreeMap<String, u64>>,
     errors_by_code: Mutex<BTreeMap<String, AttemptErrors>>,
+    /// Requests sent (PutRecords or PutRecord calls), retries included.
+    requests: AtomicU64,
 }
 
 /// Failed attempts (other than throttling) with one error code: how many, and the latest message.
@@ -116,6 +118,7 @@ impl Default for ProducerMetrics {
             shards: RwLock::default(),
             failed_by_reason: Mutex::default(),
             errors_by_code: Mutex::default(),
+            requests: AtomicU64::new(0),
         }
     }
 }
@@ -166,6 +169,8 @@ pub struct MetricsSnapshot {
     /// Attempts that failed (other than throttling), by error code: retried unless they ran
     /// out of time.
     pub errors_by_code: BTreeMap<String, AttemptErrors>,
+    /// Requests sent (PutRecords or PutRecord calls), retries included.
+    pub requests: u64,
 }
 
 impl MetricsSnapshot {
@@ -232,6 +237,11 @@ impl ProducerMetrics {
             .or_default() += 1;
     }
 
+    /// Counts a request sent.
+    pub fn count_request(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+
     /// Notes one failed attempt (not a throttle) of a Kinesis record.
     pub fn count_error(&self, code: &str, message: &str) {
         let mut errors = self.errors_by_code.lock().expect("metrics lock");
@@ -289,6 +299,7 @@ impl ProducerMetrics {
             shards,
             failed_by_reason: self.failed_by_reason.lock().expect("metrics lock").clone(),
             errors_by_code: self.errors_by_code.lock().expect("metrics lock").clone(),
+            requests: self.requests.load(Relaxed),
         }
     }
 }

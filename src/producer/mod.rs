@@ -20,7 +20,7 @@ use crate::kinesis::hash_key::{validate_partition_key, HashKey, KeyError};
 use crate::kinesis::shard_map::{list_shards, ShardMap};
 use aws_sdk_kinesis::Client;
 use backlog::{Backlogs, ShardRange};
-use config::{ConfigError, ProducerConfig, Tuning};
+use config::{Api, ConfigError, ProducerConfig, Tuning};
 use metrics::ProducerMetrics;
 use outcome::{Failure, FailureReason, Outcome};
 use pipeline::{BatchResult, Pipeline};
@@ -373,7 +373,7 @@ struct Driver {
     pipeline: Pipeline,
     commands: mpsc::UnboundedReceiver<Command>,
     map_tx: watch::Sender<Arc<ShardMap>>,
-    /// The PutRecords requests under way; each one's batch stays here, in `batches`, so that
+    /// The requests under way; each one's batch stays here, in `batches`, so that
     /// whatever becomes of the request (an answer, a timeout, a panic) its records resolve.
     in_flight: JoinSet<BatchResult>,
     batches: HashMap<tokio::task::Id, Vec<KinesisRecord>>,
@@ -524,18 +524,32 @@ impl Driver {
     }
 
     fn send(&mut self, batch: Vec<KinesisRecord>) {
-        let entries = match sender::request_entries(&batch) {
-            Ok(entries) => entries,
-            Err(error) => return self.pipeline.on_result(batch, Err(error), Instant::now()),
-        };
         let (client, stream, timeout) = (
             self.client.clone(),
             self.stream.clone(),
             self.config.request_timeout,
         );
-        let task = self
-            .in_flight
-            .spawn(async move { sender::put_records(&client, &stream, entries, timeout).await });
+        let task = match self.config.api {
+            Api::PutRecords => {
+                let entries = match sender::request_entries(&batch) {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        return self.pipeline.on_result(batch, Err(error), Instant::now())
+                    }
+                };
+                self.in_flight.spawn(async move {
+                    sender::put_records(&client, &stream, entries, timeout).await
+                })
+            }
+            // One record a batch (see `ProducerConfig::with_api`).
+            Api::PutRecord => {
+                let entry = sender::Entry::of(&batch[0]);
+                self.in_flight.spawn(async move {
+                    sender::put_record(&client, &stream, entry, timeout).await
+                })
+            }
+        };
+        self.pipeline.metrics().count_request();
         self.batches.insert(task.id(), batch);
     }
 }

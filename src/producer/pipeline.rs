@@ -128,6 +128,10 @@ impl Pipeline {
     }
 
     /// User records accepted and not yet resolved.
+    pub fn metrics(&self) -> &Arc<ProducerMetrics> {
+        &self.metrics
+    }
+
     pub fn outstanding(&self) -> usize {
         self.outstanding
     }

@@ -1,5 +1,6 @@
-//! Sending: one PutRecords request per batch through aws-sdk-kinesis, its answer mapped to
-//! per-entry results or one request-wide error. Retrying is the pipeline's job, not the SDK's.
+//! Sending: one PutRecords request per batch (or one PutRecord per record) through
+//! aws-sdk-kinesis, its answer mapped to per-entry results or one request-wide error. Retrying is
+//! the pipeline's job, not the SDK's.
 
 use crate::errors::describe;
 use crate::producer::pipeline::{BatchResult, EntryResult};
@@ -67,6 +68,69 @@ pub async fn put_records(
             },
         )
         .collect())
+}
+
+/// What one PutRecord call sends, taken from a Kinesis record before the call so that the
+/// record itself stays with the producer.
+pub struct Entry {
+    data: Blob,
+    partition_key: String,
+    explicit_hash_key: Option<String>,
+}
+
+impl Entry {
+    pub fn of(record: &KinesisRecord) -> Entry {
+        Entry {
+            data: Blob::new(record.data.to_vec()),
+            partition_key: record.partition_key.clone(),
+            explicit_hash_key: record.explicit_hash_key.map(|k| k.to_string()),
+        }
+    }
+}
+
+/// Sends one record with PutRecord and waits for its answer, at most `timeout`: a batch result
+/// of one entry (a refusal of the record, throttling included, is the entry's error).
+pub async fn put_record(
+    client: &Client,
+    stream: &str,
+    entry: Entry,
+    timeout: Duration,
+) -> BatchResult {
+    let request = client
+        .put_record()
+        .stream_name(stream)
+        .data(entry.data)
+        .partition_key(entry.partition_key)
+        .set_explicit_hash_key(entry.explicit_hash_key)
+        .send();
+    let answer = match tokio::time::timeout(timeout, request).await {
+        Err(_) => {
+            return Err(AttemptError::transient(
+                "Timeout",
+                format!("no answer within {} ms", timeout.as_millis()),
+            ))
+        }
+        Ok(answer) => answer,
+    };
+    let entry = match answer {
+        Ok(answer) => EntryResult::Ok {
+            shard_id: answer.shard_id().to_string(),
+            sequence_number: answer.sequence_number().to_string(),
+        },
+        // The record's own refusals, as PutRecords reports them per entry.
+        Err(SdkError::ServiceError(context))
+            if context.err().is_provisioned_throughput_exceeded_exception()
+                || context.err().is_internal_failure_exception() =>
+        {
+            let err = context.err();
+            EntryResult::Err(AttemptError::new(
+                err.code().unwrap_or("ServiceError"),
+                err.message().unwrap_or_default(),
+            ))
+        }
+        Err(error) => return Err(classify_sdk_error(error)),
+    };
+    Ok(vec![entry])
 }
 
 /// Maps an SDK error to an attempt error: the service's code where there is one, otherwise a
