@@ -94,6 +94,8 @@ async fn one_fixed_key_is_named_on_the_one_hot_shard_and_splitting_is_not_advise
             )
         );
         assert_eq!(shard["top_keys"].as_array().unwrap().len(), 1);
+        // No split can divide one key.
+        assert_eq!(shard["split_at"], Value::Null);
         // 3,000 unaggregated records through a shard that takes 1,000 a second: at the limit
         // in its busiest second (by arrival: the server's own windows may straddle two).
         let records_use = shard["peak_records_limit_use"].as_f64().unwrap();

@@ -367,3 +367,32 @@ async fn every_record_of_a_large_hot_key_put_reads_back() {
     }
     assert!(seen.iter().all(|s| *s), "a record is missing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_a_time_reads_only_what_arrived_since_even_on_quiet_shards() {
+    let t = common::target("since", 4, true).await;
+    let endpoint = t.server.endpoint();
+    let (after_first, since) = tokio::task::spawn_blocking(move || {
+        let put = |seed: &str| {
+            let args = ["put", "--stream", "since", "--count", "200", "--seed", seed];
+            common::kwb_at(&endpoint, &args);
+        };
+        put("1");
+        // The next second: the embedded server gives arrival times in whole seconds, and reads
+        // from a time keep the records of that second.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let read = |from: &str| {
+            let args = ["read", "--stream", "since", "--from", from, "--json"];
+            common::kwb_at(&endpoint, &args).lines().count()
+        };
+        let after_first = read(&time);
+        // Only the second run's records, on every shard that got some; quiet shards nothing.
+        put("2");
+        (after_first, read(&time))
+    })
+    .await
+    .unwrap();
+    assert_eq!(after_first, 0, "nothing arrived since");
+    assert_eq!(since, 200);
+}

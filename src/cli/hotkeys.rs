@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 pub struct HotKeysArgs {
     #[command(flatten)]
     pub stream: StreamArgs,
-    /// Where to start reading: trim-horizon (the default), a time (RFC 3339 or epoch seconds),
-    /// or a sequence number (with --shard).
+    /// Where to start reading: trim-horizon (the default), a time (RFC 3339 or epoch seconds:
+    /// records that arrived since), or a sequence number (with --shard).
     #[arg(long, value_name = "POSITION", allow_hyphen_values = true)]
     pub from: Option<StartAt>,
     /// Read only this shard.
@@ -38,9 +38,17 @@ fn routed_by(partition_key: &str, explicit_hash_key: Option<&str>) -> HashKey {
 }
 
 pub async fn run(target: &TargetFlags, args: HotKeysArgs) -> anyhow::Result<i32> {
+    if args.from == Some(StartAt::Latest) {
+        anyhow::bail!(
+            "--from latest reads nothing: hotkeys counts what is in the stream (give a time, or leave --from out for all of it)"
+        );
+    }
     let connection = args.stream.open(target, Missing::Fail).await?;
     let stream = &args.stream.stream;
     let map = shard_map_of(&connection, stream).await?;
+    if let Some(shard) = args.shard.as_ref().filter(|s| map.get(s).is_none()) {
+        anyhow::bail!("--shard {shard:?} is not a shard of {stream} (kwb shards lists them)");
+    }
     let options = ReadOptions {
         stream: stream.clone(),
         shard: args.shard.clone(),
@@ -83,14 +91,12 @@ pub async fn run(target: &TargetFlags, args: HotKeysArgs) -> anyhow::Result<i32>
     if !interrupted {
         reader.await?.map_err(|message| anyhow::anyhow!(message))?;
     }
-    let report = Report::new(stream, &keys, args.top.into());
+    let mut report = Report::new(stream, &keys, args.top.into());
+    report.interrupted = interrupted;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.render());
     }
-    if interrupted {
-        eprintln!("interrupted: the report covers the records read until then");
-    }
-    Ok(0)
+    Ok(if interrupted { 130 } else { 0 })
 }

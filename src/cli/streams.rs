@@ -103,7 +103,7 @@ fn parse_hash_key(text: &str) -> Result<HashKey, String> {
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("{question}: no terminal to ask on; pass --yes to confirm");
+        anyhow::bail!("no terminal to ask on (\"{question}\"): pass --yes to confirm");
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
@@ -229,7 +229,8 @@ async fn reshard(
     admin::wait_active(client, stream, RESHARD_WAIT).await?;
     let before = shard_map_of(connection, stream).await?;
     let plan = reshard::plan(stream, &before, change)?;
-    if !yes && !confirm(&format!("{} on {}?", plan.description, connection.target))? {
+    eprintln!("{} on {}", plan.description, connection.target);
+    if !yes && !confirm("go ahead?")? {
         eprintln!("not changed");
         return Ok(1);
     }

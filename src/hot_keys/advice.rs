@@ -3,7 +3,7 @@
 //! The causes, in the order they are checked: one key dominates the shard (splitting cannot
 //! spread a single key), its records are large, its records are small and unaggregated (the
 //! records limit binds before the bytes limit), the whole stream is over its shards' limits (add
-//! shards), or the shard's keys are spread (split it at the hash key that halves its traffic).
+//! shards), or the shard's keys are spread (split it at the hash key that divides its traffic most evenly).
 
 use crate::kinesis::hash_key::HashKey;
 use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
@@ -28,7 +28,7 @@ pub struct ShardLoad<'a> {
     pub busiest: Option<(f64, f64)>,
     /// The heaviest key and its share of the shard's records and bytes.
     pub top_key: Option<(&'a str, f64, f64)>,
-    /// The hash key that halves the shard's traffic, where it can be split.
+    /// The hash key that splits the shard's traffic most evenly, where a split balances it.
     pub split_at: Option<HashKey>,
 }
 
@@ -81,7 +81,8 @@ impl ShardLoad<'_> {
     }
 }
 
-/// The whole stream: its open shards and what they carried per second together.
+/// The whole stream: its open shards and what they carried per second together (each shard's
+/// busiest second, where records had times: the stream needs room for every shard's peak).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamLoad {
     pub open_shards: usize,
@@ -150,10 +151,12 @@ pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
     }
     match shard.split_at {
         Some(at) => format!(
-            "hot ({load}), its keys spread: split it at hash key {at}, which halves its {what} (kwb streams split {} {} --at {at})",
+            "hot ({load}), its keys spread: split it at hash key {at}, which divides its {what} most evenly (kwb streams split {} {} --at {at})",
             shard.stream, shard.shard_id
         ),
-        None => format!("hot ({load}): a shard of one hash key cannot be split; send it less"),
+        None => format!(
+            "hot ({load}), but no hash key splits its {what} evenly enough (a few keys carry most of it, or its records came with explicit hash keys Kinesis does not return); spread its keys or send it less"
+        ),
     }
 }
 
@@ -250,11 +253,11 @@ mod tests {
         let advice = advise(&load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC), &ROOMY);
         assert_eq!(
             advice,
-            "hot (10 % of its records limit and 110 % of its bytes limit on average), its keys spread: split it at hash key 12345, which halves its bytes (kwb streams split orders shardId-000000000002 --at 12345)"
+            "hot (10 % of its records limit and 110 % of its bytes limit on average), its keys spread: split it at hash key 12345, which divides its bytes most evenly (kwb streams split orders shardId-000000000002 --at 12345)"
         );
         let mut narrow = load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC);
         narrow.split_at = None;
-        assert!(advise(&narrow, &ROOMY).contains("cannot be split"));
+        assert!(advise(&narrow, &ROOMY).contains("no hash key splits its bytes evenly enough"));
     }
 
     #[test]

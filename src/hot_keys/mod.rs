@@ -35,6 +35,9 @@ pub struct ShardTally {
     by_bytes: SpaceSaving,
     /// Records and bytes per 1/256 of the shard's hash range.
     slices: Box<[(u64, u64); SLICES]>,
+    /// Records whose hash key is outside the shard: routed by an explicit hash key that Kinesis
+    /// does not return with plain records, so their place in the range is not known.
+    unplaced: u64,
     /// The one-second window (of arrival, epoch seconds) being counted and the busiest before
     /// it; None until a record has a time.
     seconds: Option<(Second, Second)>,
@@ -69,6 +72,7 @@ impl ShardTally {
             by_records: SpaceSaving::new(Rank::Records, COUNTERS),
             by_bytes: SpaceSaving::new(Rank::Bytes, COUNTERS),
             slices: Box::new([(0, 0); SLICES]),
+            unplaced: 0,
             seconds: None,
         }
     }
@@ -107,8 +111,9 @@ impl ShardTally {
             current.kinesis_records += u64::from(new_kinesis_record);
             current.bytes += bytes;
         }
-        self.by_records.add(key, 1, bytes);
-        self.by_bytes.add(key, 1, bytes);
+        self.by_records.add(key, hash_key.0, 1, bytes);
+        self.by_bytes.add(key, hash_key.0, 1, bytes);
+        self.unplaced += u64::from(!self.shard.contains(hash_key));
         let slice = &mut self.slices[self.slice_of(hash_key)];
         slice.0 += 1;
         slice.1 += bytes;
@@ -134,33 +139,98 @@ impl ShardTally {
         ((offset / per_slice) as usize).min(SLICES - 1)
     }
 
-    /// The hash key that splits this shard's observed traffic (records, or bytes when
-    /// `by_bytes`) in half, interpolated within a slice; None without traffic or when a split
-    /// there would leave a child empty of hash keys.
+    /// The hash key that best splits this shard's observed traffic (records, or bytes when
+    /// `by_bytes`) in half: the monitored keys are placed at their own hash keys (those that came
+    /// with several explicit hash keys count as spread), the rest of
+    /// each slice's traffic spread over the slice. None without traffic, when the records' places
+    /// are not known, or when no split leaves either child under two thirds of the traffic (one
+    /// key that carries most of it stays whole on one side).
     pub fn balancing_hash_key(&self, by_bytes: bool) -> Option<HashKey> {
-        let weight = |s: &(u64, u64)| if by_bytes { s.1 } else { s.0 };
-        let total: u64 = self.slices.iter().map(weight).sum();
-        if total == 0 || self.width() == 0 {
+        let (start, end) = (self.shard.starting_hash_key, self.shard.ending_hash_key);
+        let weight = |records: u64, bytes: u64| if by_bytes { bytes } else { records };
+        let mut spread: Vec<u64> = self.slices.iter().map(|s| weight(s.0, s.1)).collect();
+        let total: u64 = spread.iter().sum();
+        if total == 0 || start == end || self.unplaced * 10 > self.records {
             return None;
         }
+        let summary = if by_bytes {
+            &self.by_bytes
+        } else {
+            &self.by_records
+        };
+        let mut keys: Vec<(u128, u64)> = summary
+            .counters()
+            .iter()
+            .filter_map(|c| {
+                let hash_key = c.hash_key.filter(|&h| self.shard.contains(HashKey(h)))?;
+                let (records, bytes) = c.counted();
+                Some((hash_key, weight(records, bytes))).filter(|&(_, w)| w > 0)
+            })
+            .collect();
+        for (hash_key, w) in &keys {
+            let slice = &mut spread[self.slice_of(HashKey(*hash_key))];
+            *slice = slice.saturating_sub(*w);
+        }
+        keys.sort_unstable();
         let per_slice = (self.width() / SLICES as u128).max(1);
         let half = total as f64 / 2.0;
-        let mut before = 0u64;
-        for (i, slice) in self.slices.iter().enumerate() {
-            let here = weight(slice);
-            if here > 0 && (before + here) as f64 >= half {
-                let fraction = (half - before as f64) / here as f64;
-                let within = (per_slice as f64 * fraction) as u128;
-                let key = self.shard.starting_hash_key + per_slice * i as u128 + within;
-                // A split's new starting key must leave hash keys on both sides.
-                return Some(HashKey(key.clamp(
-                    self.shard.starting_hash_key + 1,
-                    self.shard.ending_hash_key,
-                )));
+        let mut before = 0.0;
+        let mut keys = keys.into_iter().peekable();
+        for (i, &here) in spread.iter().enumerate() {
+            let slice_start = start + per_slice * i as u128;
+            let slice_end = if i + 1 == SLICES {
+                end
+            } else {
+                (slice_start + per_slice - 1).min(end)
+            };
+            // The slice's spread traffic up to a point, then the key there, in hash-key order.
+            let mut from = slice_start;
+            let mut spread_left = here as f64;
+            loop {
+                let next_key = keys.next_if(|&(h, _)| h <= slice_end);
+                let until = next_key.map_or(slice_end, |(h, _)| h);
+                let piece = if until >= from && slice_end > slice_start {
+                    here as f64 * (until - from) as f64 / (slice_end - slice_start) as f64
+                } else {
+                    0.0
+                }
+                .min(spread_left);
+                if piece > 0.0 && before + piece >= half {
+                    let at = from + ((until - from) as f64 * (half - before) / piece) as u128;
+                    return self.split_if_balanced(at, half, total);
+                }
+                before += piece;
+                spread_left -= piece;
+                from = until;
+                let Some((hash_key, w)) = next_key else { break };
+                if before + w as f64 >= half {
+                    // The key goes up (split at it) or stays down (split just after it).
+                    let stays_down = before + w as f64 - half < half - before;
+                    let lower = if stays_down {
+                        before + w as f64
+                    } else {
+                        before
+                    };
+                    let at = if stays_down {
+                        hash_key.saturating_add(1)
+                    } else {
+                        hash_key
+                    };
+                    return self.split_if_balanced(at, lower, total);
+                }
+                before += w as f64;
             }
-            before += here;
+            before += spread_left;
         }
         None
+    }
+
+    /// `at` as a split of this shard (inside its range), if the lower child would carry `lower`
+    /// of `total` and neither child more than two thirds.
+    fn split_if_balanced(&self, at: u128, lower: f64, total: u64) -> Option<HashKey> {
+        let at = at.clamp(self.shard.starting_hash_key + 1, self.shard.ending_hash_key);
+        let larger = lower.max(total as f64 - lower);
+        (larger <= total as f64 * 2.0 / 3.0).then_some(HashKey(at))
     }
 
     /// The heaviest keys by records (or by bytes), at most `n`.
@@ -269,10 +339,14 @@ impl HotKeys {
         self.shards.values()
     }
 
-    /// Seconds from the first record's arrival to the last one's (None without two times).
-    pub fn span_secs(&self) -> Option<f64> {
-        let (first, last) = (self.first?, self.last?);
-        last.duration_since(first).ok().map(|d| d.as_secs_f64())
+    /// The one-second windows (of epoch seconds, as the busiest second is counted) from the
+    /// first record's arrival to the last one's, both included; None without times.
+    pub fn seconds(&self) -> Option<u64> {
+        let second = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        Some(second(self.last?) - second(self.first?) + 1)
     }
 }
 
@@ -314,22 +388,50 @@ mod tests {
     }
 
     #[test]
-    fn by_bytes_the_balancing_key_follows_the_large_records() {
-        let mut tally = ShardTally::new(shard(1000, 1000 + (1 << 40)));
-        for i in 0..100u128 {
-            tally.add("small", HashKey(1000 + i), 1, true, None);
+    fn a_heavy_key_is_split_off_at_its_own_hash_key_when_that_balances() {
+        let range = (1000, 1000 + (1u128 << 40));
+        let mut tally = ShardTally::new(shard(range.0, range.1));
+        // One key with 40 % low in the range, one with 60 % in the same slice just above it.
+        for _ in 0..40 {
+            tally.add("a", HashKey(2000), 1, true, None);
         }
-        tally.add(
-            "large",
-            HashKey(1000 + (1 << 39) * 3 / 2),
-            1_000_000,
-            true,
-            None,
-        );
-        let by_records = tally.balancing_hash_key(false).unwrap().0;
-        let by_bytes = tally.balancing_hash_key(true).unwrap().0;
-        assert!(by_records < 1000 + (1 << 32));
-        assert!(by_bytes > 1000 + (1 << 39), "{by_bytes}");
+        for _ in 0..60 {
+            tally.add("b", HashKey(3000), 1, true, None);
+        }
+        assert_eq!(tally.balancing_hash_key(false), Some(HashKey(3000)));
+        // By bytes one large record carries nearly everything: no split balances it.
+        tally.add("large", HashKey(1 << 39), 1_000_000, true, None);
+        assert_eq!(tally.balancing_hash_key(true), None);
+        assert_eq!(tally.balancing_hash_key(false), Some(HashKey(3000)));
+    }
+
+    #[test]
+    fn one_key_that_carries_most_of_a_shard_leaves_no_split_and_unknown_places_neither() {
+        let mut tally = ShardTally::new(shard(0, u128::MAX));
+        for i in 0..100u128 {
+            tally.add(&format!("k{i}"), HashKey(i << 100), 1, true, None);
+        }
+        for _ in 0..300 {
+            tally.add("hot", HashKey(5 << 120), 1, true, None);
+        }
+        assert_eq!(tally.balancing_hash_key(false), None);
+        // Records routed by explicit hash keys Kinesis did not return: their places are unknown.
+        let mut ehk = ShardTally::new(shard(0, 1 << 100));
+        for i in 0..100u128 {
+            ehk.add(&format!("k{i}"), HashKey(u128::MAX - i), 1, true, None);
+        }
+        assert_eq!(ehk.balancing_hash_key(false), None);
+    }
+
+    #[test]
+    fn a_key_seen_with_several_hash_keys_counts_as_spread() {
+        let mut tally = ShardTally::new(shard(0, u128::MAX));
+        for i in 0..1000u128 {
+            tally.add("ehk", HashKey(i * (u128::MAX / 1000)), 1, true, None);
+        }
+        let at = tally.balancing_hash_key(false).unwrap().0;
+        let off = at.abs_diff(u128::MAX / 2) as f64 / u128::MAX as f64;
+        assert!(off < 0.01, "{off}");
     }
 
     #[test]
@@ -342,7 +444,8 @@ mod tests {
             None
         );
         let mut two = ShardTally::new(shard(0, 1));
-        two.add("k", HashKey(0), 1, true, None);
+        two.add("a", HashKey(0), 1, true, None);
+        two.add("b", HashKey(1), 1, true, None);
         assert_eq!(two.balancing_hash_key(false), Some(HashKey(1)));
     }
 
@@ -366,7 +469,8 @@ mod tests {
         assert_eq!(top[0].bytes_share, 0.7);
         assert_eq!(tallies[1].records, 1);
         assert_eq!(tallies[1].busiest(), None, "no time, no busiest second");
-        assert_eq!(keys.span_secs(), Some(9.0));
+        // Records at 0 s to 9 s: ten one-second windows.
+        assert_eq!(keys.seconds(), Some(10));
     }
 
     #[test]

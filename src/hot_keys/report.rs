@@ -16,6 +16,8 @@ pub struct Report {
     pub seconds: f64,
     pub records: u64,
     pub shards: BTreeMap<String, ShardReport>,
+    /// Stopped before every record was counted (Ctrl-C): the numbers cover what was.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,22 +38,30 @@ pub struct ShardReport {
     pub top_keys: Vec<KeyShare>,
     /// Heaviest by bytes; `bytes_share` is of the shard's bytes.
     pub top_keys_by_bytes: Vec<KeyShare>,
-    /// The hash key (decimal) that halves the shard's traffic.
+    /// The hash key (decimal) that divides the shard's traffic most evenly, when a split there
+    /// leaves neither child over two thirds of it; null otherwise.
     pub split_at: Option<String>,
     pub advice: String,
 }
 
 impl Report {
-    /// The report of `keys` over the seconds their records span (at least one: the limits are
-    /// per second), with `top` keys per shard.
+    /// The report of `keys` over the one-second windows their records span (at least one: the
+    /// limits are per second), with `top` keys per shard.
     pub fn new(stream: &str, keys: &HotKeys, top: usize) -> Report {
-        let seconds = keys.span_secs().unwrap_or(0.0).max(1.0);
+        let seconds = keys.seconds().unwrap_or(1) as f64;
         let open: Vec<&ShardTally> = keys.shards().filter(|t| t.shard.open).collect();
+        // Each open shard's busiest second (its average without times).
+        let peaks: Vec<(f64, f64)> = open
+            .iter()
+            .map(|t| match t.busiest() {
+                Some(b) => (b.kinesis_records as f64, b.bytes as f64),
+                None => (t.kinesis_records as f64 / seconds, t.bytes as f64 / seconds),
+            })
+            .collect();
         let whole = StreamLoad {
             open_shards: open.len(),
-            kinesis_records_per_sec: open.iter().map(|t| t.kinesis_records).sum::<u64>() as f64
-                / seconds,
-            bytes_per_sec: open.iter().map(|t| t.bytes).sum::<u64>() as f64 / seconds,
+            kinesis_records_per_sec: peaks.iter().map(|p| p.0).sum(),
+            bytes_per_sec: peaks.iter().map(|p| p.1).sum(),
         };
         let shards = keys
             .shards()
@@ -113,14 +123,22 @@ impl Report {
             seconds,
             records: keys.shards().map(|t| t.records).sum(),
             shards,
+            interrupted: false,
         }
     }
 
     /// The text form: a block per shard with records, its top keys and its advice.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "stream {}: {} records over {:.1} s\n",
-            self.stream, self.records, self.seconds
+            "stream {}: {} records over {:.0} s{}\n",
+            self.stream,
+            self.records,
+            self.seconds,
+            if self.interrupted {
+                " (interrupted: the records counted until then)"
+            } else {
+                ""
+            }
         );
         for (id, shard) in &self.shards {
             let _ = writeln!(
@@ -140,7 +158,8 @@ impl Report {
                     key.share * 100.0,
                     key.records,
                     key.bytes,
-                    key.key
+                    // Keys are anyone's data: shown escaped, never as terminal controls.
+                    key.key.escape_debug()
                 );
             }
             let _ = writeln!(out, "  advice: {}", shard.advice);

@@ -18,11 +18,13 @@ pub enum Rank {
     Bytes,
 }
 
-/// One monitored key: its records and bytes as counted, with what it inherited when it took its
-/// counter over.
+/// One monitored key: where it routes, its records and bytes as counted, with what it inherited
+/// when it took its counter over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counter {
     pub key: Box<str>,
+    /// Its hash key; None once it came with more than one (explicit hash keys).
+    pub hash_key: Option<u128>,
     records: u64,
     bytes: u64,
     inherited_records: u64,
@@ -76,10 +78,11 @@ impl SpaceSaving {
         }
     }
 
-    /// Counts `records` records of `bytes` bytes in all under `key`.
-    pub fn add(&mut self, key: &str, records: u64, bytes: u64) {
+    /// Counts `records` records of `bytes` bytes in all under `key`, routed by `hash_key`.
+    pub fn add(&mut self, key: &str, hash_key: u128, records: u64, bytes: u64) {
         if let Some(&slot) = self.slot_of.get(key) {
             let counter = &mut self.heap[slot];
+            counter.hash_key = counter.hash_key.filter(|&h| h == hash_key);
             counter.records += records;
             counter.bytes += bytes;
             self.sift_down(slot);
@@ -88,6 +91,7 @@ impl SpaceSaving {
             self.slot_of.insert(key.clone(), self.heap.len());
             self.heap.push(Counter {
                 key,
+                hash_key: Some(hash_key),
                 records,
                 bytes,
                 inherited_records: 0,
@@ -101,6 +105,7 @@ impl SpaceSaving {
             self.slot_of.insert(key.clone(), 0);
             *lightest = Counter {
                 key,
+                hash_key: Some(hash_key),
                 records: lightest.records + records,
                 bytes: lightest.bytes + bytes,
                 inherited_records: lightest.records,
@@ -108,6 +113,11 @@ impl SpaceSaving {
             };
             self.sift_down(0);
         }
+    }
+
+    /// Every monitored key, in no order.
+    pub fn counters(&self) -> &[Counter] {
+        &self.heap
     }
 
     /// The monitored keys that counted anything themselves, heaviest by what they counted first
@@ -191,7 +201,7 @@ mod tests {
         let mut summary = SpaceSaving::new(Rank::Records, 8);
         for (key, n) in [("a", 5), ("b", 3), ("c", 9)] {
             for _ in 0..n {
-                summary.add(key, 1, 10);
+                summary.add(key, 0, 1, 10);
             }
         }
         let top = summary.top(2);
@@ -204,9 +214,9 @@ mod tests {
     #[test]
     fn a_new_key_takes_the_lightest_counter_over() {
         let mut summary = SpaceSaving::new(Rank::Records, 2);
-        summary.add("a", 3, 3);
-        summary.add("b", 1, 1);
-        summary.add("c", 1, 1);
+        summary.add("a", 0, 3, 3);
+        summary.add("b", 0, 1, 1);
+        summary.add("c", 0, 1, 1);
         let top = summary.top(3);
         assert_eq!(top.len(), 2, "never more counters than its capacity");
         assert_eq!((&*top[0].key, top[0].counted()), ("a", (3, 3)));
@@ -221,9 +231,9 @@ mod tests {
     fn ranked_by_bytes_a_few_large_records_outweigh_many_small_ones() {
         let mut summary = SpaceSaving::new(Rank::Bytes, 4);
         for _ in 0..100 {
-            summary.add("small", 1, 10);
+            summary.add("small", 0, 1, 10);
         }
-        summary.add("large", 2, 5_000);
+        summary.add("large", 0, 2, 5_000);
         let top = summary.top(1);
         assert_eq!(
             (&*top[0].key, top[0].records, top[0].bytes),
@@ -246,7 +256,7 @@ mod tests {
                 stream.iter().map(|(k, b)| (format!("k{k}"), *b)).collect();
             let mut summary = SpaceSaving::new(rank, capacity);
             for (key, bytes) in &keys {
-                summary.add(key, 1, *bytes);
+                summary.add(key, 0, 1, *bytes);
             }
             let truth = exact(&keys);
             let weight = |c: (u64, u64)| if by_bytes { c.1 } else { c.0 };

@@ -172,7 +172,7 @@ async fn read_with(
 
 /// Enhanced fan-out: a consumer of our own and a subscription per shard.
 mod efo {
-    use super::{send_user_records, ReadRecord, ShardInfo, StartAt};
+    use super::{not_before, send_user_records, ReadRecord, ShardInfo, StartAt};
     use crate::errors::describe;
     use aws_sdk_kinesis::primitives::DateTime;
     use aws_sdk_kinesis::types::{
@@ -268,6 +268,7 @@ mod efo {
         out: &mpsc::Sender<ReadRecord>,
     ) -> Result<(), String> {
         let shard_id = &shard.shard_id;
+        let since = not_before(&start);
         loop {
             let mut subscription = client
                 .subscribe_to_shard()
@@ -292,7 +293,7 @@ mod efo {
                     }
                 };
                 for record in event.records() {
-                    if !send_user_records(shard, record, out).await {
+                    if !send_user_records(shard, record, since, out).await {
                         return Ok(());
                     }
                 }
@@ -352,16 +353,45 @@ async fn read_shard(
     }
 }
 
-/// Sends a Kinesis record's user records, each marked when the KCL would drop it; false when
-/// `out` is closed.
+/// When reading from `start` means: records that arrived before it are not wanted (a server may
+/// answer an AT_TIMESTAMP iterator with a shard's oldest records when none is that recent).
+fn not_before(start: &StartAt) -> Option<SystemTime> {
+    match start {
+        StartAt::Timestamp(t) => Some(*t),
+        _ => None,
+    }
+}
+
+/// Whether an arrival time is before `since`, to the arrival time's precision: a server that
+/// gives whole seconds (the embedded one does) keeps the records of the second `since` is in.
+fn arrived_before(at: SystemTime, since: SystemTime) -> bool {
+    let whole_second = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .is_ok_and(|d| d.subsec_nanos() == 0);
+    let since = match since.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) if whole_second => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
+        _ => since,
+    };
+    at < since
+}
+
+/// Sends a Kinesis record's user records, each marked when the KCL would drop it, unless it
+/// arrived before `since`; false when `out` is closed.
 async fn send_user_records(
     shard: &ShardInfo,
     record: &Record,
+    since: Option<SystemTime>,
     out: &mpsc::Sender<ReadRecord>,
 ) -> bool {
     let arrival = record
         .approximate_arrival_timestamp()
         .and_then(|t| SystemTime::try_from(*t).ok());
+    if since
+        .zip(arrival)
+        .is_some_and(|(since, at)| arrived_before(at, since))
+    {
+        return true;
+    }
     let users = deaggregate(
         record.partition_key().unwrap_or_default(),
         None,
@@ -456,7 +486,7 @@ async fn poll_shard(
         limit = next_page_records(largest_so_far);
         for record in page.records() {
             last_sequence = Some(record.sequence_number().to_string());
-            if !send_user_records(shard, record, out).await {
+            if !send_user_records(shard, record, not_before(&options.start), out).await {
                 return Ok(());
             }
         }
@@ -482,6 +512,16 @@ async fn poll_shard(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_is_compared_to_its_own_precision() {
+        let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        assert!(arrived_before(at(1_500), at(1_501)));
+        assert!(!arrived_before(at(1_501), at(1_501)));
+        // A whole second is the second the record arrived in.
+        assert!(!arrived_before(at(1_000), at(1_999)));
+        assert!(arrived_before(at(1_000), at(2_000)));
+    }
 
     #[test]
     fn a_page_stays_within_ten_mib_of_the_largest_record_read_so_far() {

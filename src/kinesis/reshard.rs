@@ -134,9 +134,10 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
                     high.ending_hash_key,
                     share(low.starting_hash_key, high.ending_hash_key)
                 ),
+                // The lower shard first, as every server takes the pair.
                 call: Call::Merge {
-                    shard: shard.clone(),
-                    adjacent: adjacent.clone(),
+                    shard: low.shard_id.clone(),
+                    adjacent: high.shard_id.clone(),
                 },
             })
         }
@@ -288,7 +289,15 @@ mod tests {
             )
         };
         assert!(merge(&ids[0], &ids[1]).is_ok());
-        assert!(merge(&ids[2], &ids[1]).is_ok());
+        // Either order is taken; the call names the lower shard first.
+        let reversed = merge(&ids[2], &ids[1]).unwrap();
+        assert_eq!(
+            reversed.call,
+            Call::Merge {
+                shard: ids[1].clone(),
+                adjacent: ids[2].clone()
+            }
+        );
         assert!(merge(&ids[0], &ids[1])
             .unwrap()
             .description
