@@ -103,13 +103,42 @@ fn percent(fraction: f64) -> String {
     format!("{:.0} %", fraction * 100.0)
 }
 
+/// The advice for one shard: whether it is hot, its load in words, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub hot: bool,
+    /// Its use of the limits, in words.
+    pub load: String,
+    /// Why it is hot and what to do (empty when it is not hot).
+    pub action: String,
+}
+
+impl std::fmt::Display for Advice {
+    /// "not hot: LOAD" or "hot (LOAD): ACTION".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.hot {
+            write!(f, "hot ({}): {}", self.load, self.action)
+        } else {
+            write!(f, "not hot: {}", self.load)
+        }
+    }
+}
+
 /// The advice for one shard.
-pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
+pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> Advice {
     let (records_use, bytes_use) = shard.peak_use();
     let load = shard.describe();
-    if records_use.max(bytes_use) < HOT {
-        return format!("not hot: {load}");
-    }
+    let hot = records_use.max(bytes_use) >= HOT;
+    let action = if hot {
+        action(shard, stream)
+    } else {
+        String::new()
+    };
+    Advice { hot, load, action }
+}
+
+/// What to do about a hot shard, by the first cause that holds.
+fn action(shard: &ShardLoad, stream: &StreamLoad) -> String {
     let what = if shard.bytes_bind() {
         "bytes"
     } else {
@@ -123,7 +152,7 @@ pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
         };
         if share >= DOMINANT {
             return format!(
-                "hot ({load}): key {key:?} carries {} of its {what}, and splitting cannot spread one key; give it more keys (a suffix, or --key random) or send it less",
+                "key {key:?} carries {} of its {what}, and splitting cannot spread one key; give it more keys (a suffix, or --key random) or send it less",
                 percent(share)
             );
         }
@@ -131,7 +160,7 @@ pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
     let average = shard.bytes_per_sec / shard.records_per_sec.max(f64::MIN_POSITIVE);
     if shard.bytes_bind() && average >= LARGE_RECORD_BYTES {
         return format!(
-            "hot ({load}): its records average {:.0} KiB, so {:.0} of them fill a second of the shard; send smaller records or split it",
+            "its records average {:.0} KiB, so {:.0} of them fill a second of the shard; send smaller records or split it",
             average / 1024.0,
             SHARD_BYTES_PER_SEC / average
         );
@@ -139,23 +168,23 @@ pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
     let unaggregated = shard.kinesis_records_per_sec >= shard.records_per_sec * 0.99;
     if !shard.bytes_bind() && unaggregated {
         return format!(
-            "hot ({load}): the records limit binds first, with records of {average:.0} bytes on average; aggregation (the KPL's; kwb put aggregates unless --no-aggregate) packs them into far fewer Kinesis records"
+            "the records limit binds first, with records of {average:.0} bytes on average; aggregation (the KPL's; kwb put aggregates unless --no-aggregate) packs them into far fewer Kinesis records"
         );
     }
     let needed = stream.shards_needed();
     if needed > stream.open_shards {
         return format!(
-            "hot ({load}), and the stream carries more than its {} open shards take: add shards, to {needed} at least (kwb streams scale {} {needed})",
+            "the stream carries more than its {} open shards take: add shards, to {needed} at least (kwb streams scale {} {needed})",
             stream.open_shards, shard.stream
         );
     }
     match shard.split_at {
         Some(at) => format!(
-            "hot ({load}), its keys spread: split it at hash key {at}, which divides its {what} most evenly (kwb streams split {} {} --at {at})",
+            "its keys spread; split it at hash key {at}, which divides its {what} most evenly (kwb streams split {} {} --at {at})",
             shard.stream, shard.shard_id
         ),
         None => format!(
-            "hot ({load}), but no hash key splits its {what} evenly enough (a few keys carry most of it, or its records came with explicit hash keys Kinesis does not return); spread its keys or send it less"
+            "no hash key splits its {what} evenly enough (a few keys carry most of it, or its records came with explicit hash keys Kinesis does not return); spread its keys or send it less"
         ),
     }
 }
@@ -163,6 +192,10 @@ pub fn advise(shard: &ShardLoad, stream: &StreamLoad) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn advise_text(shard: &ShardLoad, stream: &StreamLoad) -> String {
+        advise(shard, stream).to_string()
+    }
 
     fn load(records: f64, kinesis_records: f64, bytes: f64) -> ShardLoad<'static> {
         ShardLoad {
@@ -185,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_shard_under_its_limits_is_not_hot() {
-        let advice = advise(&load(700.0, 700.0, 70_000.0), &ROOMY);
+        let advice = advise_text(&load(700.0, 700.0, 70_000.0), &ROOMY);
         assert_eq!(
             advice,
             "not hot: 70 % of its records limit and 7 % of its bytes limit on average"
@@ -196,7 +229,7 @@ mod tests {
     fn one_dominant_key_is_named_and_splitting_is_not_advised() {
         let mut shard = load(900.0, 50.0, 1_000_000.0);
         shard.top_key = Some(("tenant-42", 0.91, 0.4));
-        let advice = advise(&shard, &ROOMY);
+        let advice = advise_text(&shard, &ROOMY);
         assert!(advice
             .starts_with("hot (5 % of its records limit and 95 % of its bytes limit on average)"));
         // The bytes limit binds, so the key's share of the bytes counts: 40 % does not dominate.
@@ -205,7 +238,7 @@ mod tests {
             "{advice}"
         );
         shard.top_key = Some(("tenant-42", 0.3, 0.91));
-        let advice = advise(&shard, &ROOMY);
+        let advice = advise_text(&shard, &ROOMY);
         assert!(
             advice.contains("key \"tenant-42\" carries 91 % of its bytes"),
             "{advice}"
@@ -216,7 +249,7 @@ mod tests {
 
     #[test]
     fn large_records_are_named_with_how_many_fill_a_second() {
-        let advice = advise(&load(3.0, 3.0, 900_000.0), &ROOMY);
+        let advice = advise_text(&load(3.0, 3.0, 900_000.0), &ROOMY);
         assert!(
             advice.contains("records average 293 KiB, so 3 of them fill a second"),
             "{advice}"
@@ -225,11 +258,11 @@ mod tests {
 
     #[test]
     fn small_unaggregated_records_get_aggregation() {
-        let advice = advise(&load(1000.0, 1000.0, 100_000.0), &ROOMY);
+        let advice = advise_text(&load(1000.0, 1000.0, 100_000.0), &ROOMY);
         assert!(advice.contains("the records limit binds first, with records of 100 bytes"));
         assert!(advice.contains("aggregation"), "{advice}");
         // Aggregated already: the next cause is looked at instead.
-        let advice = advise(&load(20_000.0, 1000.0, 900_000.0), &ROOMY);
+        let advice = advise_text(&load(20_000.0, 1000.0, 900_000.0), &ROOMY);
         assert!(!advice.contains("aggregation"), "{advice}");
     }
 
@@ -240,7 +273,7 @@ mod tests {
             kinesis_records_per_sec: 500.0,
             bytes_per_sec: 5.0 * SHARD_BYTES_PER_SEC,
         };
-        let advice = advise(&load(100.0, 100.0, 1.2 * SHARD_BYTES_PER_SEC), &busy);
+        let advice = advise_text(&load(100.0, 100.0, 1.2 * SHARD_BYTES_PER_SEC), &busy);
         // 5 MiB/s at 80 % of 1 MiB/s a shard: 7 shards.
         assert!(
             advice.contains("add shards, to 7 at least (kwb streams scale orders 7)"),
@@ -250,22 +283,22 @@ mod tests {
 
     #[test]
     fn spread_keys_on_a_hot_shard_get_a_split_at_the_balancing_key() {
-        let advice = advise(&load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC), &ROOMY);
+        let advice = advise_text(&load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC), &ROOMY);
         assert_eq!(
             advice,
-            "hot (10 % of its records limit and 110 % of its bytes limit on average), its keys spread: split it at hash key 12345, which divides its bytes most evenly (kwb streams split orders shardId-000000000002 --at 12345)"
+            "hot (10 % of its records limit and 110 % of its bytes limit on average): its keys spread; split it at hash key 12345, which divides its bytes most evenly (kwb streams split orders shardId-000000000002 --at 12345)"
         );
         let mut narrow = load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC);
         narrow.split_at = None;
-        assert!(advise(&narrow, &ROOMY).contains("no hash key splits its bytes evenly enough"));
+        assert!(advise_text(&narrow, &ROOMY).contains("no hash key splits its bytes evenly enough"));
     }
 
     #[test]
     fn a_busy_second_makes_a_shard_hot_whatever_its_average() {
         let mut shard = load(200.0, 200.0, 20_000.0);
-        assert!(advise(&shard, &ROOMY).starts_with("not hot"));
+        assert!(advise_text(&shard, &ROOMY).starts_with("not hot"));
         shard.busiest = Some((950.0, 95_000.0));
-        let advice = advise(&shard, &ROOMY);
+        let advice = advise_text(&shard, &ROOMY);
         assert!(
             advice.starts_with("hot (95 % of its records limit and 9 % of its bytes limit in its busiest second (20 % and 2 % on average))"),
             "{advice}"

@@ -335,6 +335,35 @@ impl HotKeys {
         }
     }
 
+    /// Counts a user record of `shard` (added with its range when not known yet).
+    pub fn add_on(
+        &mut self,
+        shard: &ShardInfo,
+        key: &str,
+        hash_key: HashKey,
+        bytes: u64,
+        new_kinesis_record: bool,
+        at: Option<SystemTime>,
+    ) {
+        if !self.shards.contains_key(&shard.shard_id) {
+            let tally = ShardTally::new(shard.clone());
+            self.shards.insert(shard.shard_id.clone(), tally);
+        }
+        self.add(
+            &shard.shard_id,
+            key,
+            hash_key,
+            bytes,
+            new_kinesis_record,
+            at,
+        );
+    }
+
+    /// The tally of one shard.
+    pub fn shard(&self, shard_id: &str) -> Option<&ShardTally> {
+        self.shards.get(shard_id)
+    }
+
     pub fn shards(&self) -> impl Iterator<Item = &ShardTally> {
         self.shards.values()
     }

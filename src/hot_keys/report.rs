@@ -95,7 +95,7 @@ impl Report {
                 let (records_limit_use, bytes_limit_use) = load.limit_use();
                 let (peak_records_limit_use, peak_bytes_limit_use) = load.peak_use();
                 let advice = if tally.shard.open {
-                    advise(&load, &whole)
+                    advise(&load, &whole).to_string()
                 } else {
                     "closed (split or merged): its children carry its hash keys now".to_string()
                 };

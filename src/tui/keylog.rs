@@ -1,9 +1,15 @@
 //! What the sending task sent lately, for the views: where the last keys landed on the
-//! hash-key space, the busiest keys of the last few seconds, and the record it sends next.
+//! hash-key space, the busiest keys of each shard in the last few seconds, and the record it
+//! sends next.
 //!
-//! The sending task writes; the UI reads once per tick. Counting is bounded: at most
-//! `MAX_KEYS` distinct keys per generation (the hot keys are counted first and keep counting).
+//! The sending task writes; the UI reads once per tick. Counting is bounded whatever the number
+//! of keys: each shard's keys go into space-saving summaries (`hot_keys`), one set per 5-second
+//! generation, the current one and the one before.
 
+use crate::hot_keys::space_saving::Rank;
+use crate::hot_keys::{HotKeys, KeyShare};
+use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::shard_map::ShardInfo;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -11,7 +17,6 @@ use std::time::{Duration, Instant};
 pub const RECENT: usize = 32;
 /// Key counts cover the current generation and the one before.
 const GENERATION: Duration = Duration::from_secs(5);
-const MAX_KEYS: usize = 20_000;
 
 /// The record the sending task sends next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,16 +33,20 @@ pub struct Preview {
 pub struct SentView {
     /// Hash keys of the last records sent, oldest first.
     pub recent: Vec<u128>,
-    /// The busiest keys of the selected shard in the last 5 to 10 seconds, busiest first.
-    pub top_keys: Vec<(String, u64)>,
+    /// The busiest keys of the selected shard in the last 5 to 10 seconds, busiest first, with
+    /// their shares of what was sent to it.
+    pub top_keys: Vec<KeyShare>,
+    /// Where a split would divide what was sent to the selected shard most evenly, by records
+    /// and by bytes (see `ShardTally::balancing_hash_key`).
+    pub split_at: (Option<HashKey>, Option<HashKey>),
     pub next: Option<Preview>,
 }
 
 #[derive(Debug)]
 pub struct KeyLog {
     recent: VecDeque<u128>,
-    /// Key -> (its hash key, records), current generation first.
-    counts: [HashMap<String, (u128, u64)>; 2],
+    /// Per shard, the keys sent in the current generation, then the one before.
+    tallies: [HotKeys; 2],
     generation_start: Instant,
     next: Option<Preview>,
 }
@@ -46,28 +55,33 @@ impl KeyLog {
     pub fn new(now: Instant) -> KeyLog {
         KeyLog {
             recent: VecDeque::with_capacity(RECENT),
-            counts: Default::default(),
+            tallies: Default::default(),
             generation_start: now,
             next: None,
         }
     }
 
-    /// Notes one record sent with `key`, routed by `hash_key`.
-    pub fn sent(&mut self, key: &str, hash_key: u128, now: Instant) {
+    /// Notes one record of `bytes` sent with `key`, routed by `hash_key` to `shard` (as the map
+    /// predicts; None when no open shard owns it).
+    pub fn sent(
+        &mut self,
+        key: &str,
+        hash_key: HashKey,
+        shard: Option<&ShardInfo>,
+        bytes: u64,
+        now: Instant,
+    ) {
         if now.saturating_duration_since(self.generation_start) >= GENERATION {
-            self.counts.swap(0, 1);
-            self.counts[0].clear();
+            self.tallies.swap(0, 1);
+            self.tallies[0] = HotKeys::default();
             self.generation_start = now;
         }
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back(hash_key);
-        let counts = &mut self.counts[0];
-        if let Some(entry) = counts.get_mut(key) {
-            entry.1 += 1;
-        } else if counts.len() < MAX_KEYS {
-            counts.insert(key.to_string(), (hash_key, 1));
+        self.recent.push_back(hash_key.0);
+        if let Some(shard) = shard {
+            self.tallies[0].add_on(shard, key, hash_key, bytes, true, None);
         }
     }
 
@@ -75,27 +89,45 @@ impl KeyLog {
         self.next = next;
     }
 
-    /// The view for a shard owning hash keys `range` (inclusive).
-    pub fn view(&self, range: Option<(u128, u128)>, top: usize) -> SentView {
-        let mut top_keys: HashMap<&str, u64> = HashMap::new();
-        if let Some((start, end)) = range {
-            for generation in &self.counts {
-                for (key, (hash, n)) in generation {
-                    if (start..=end).contains(hash) {
-                        *top_keys.entry(key).or_default() += n;
-                    }
-                }
+    /// The view for the shard `shard_id` (the selected one), with its `top` busiest keys.
+    pub fn view(&self, shard_id: Option<&str>, top: usize) -> SentView {
+        let tallies: Vec<_> = self
+            .tallies
+            .iter()
+            .filter_map(|t| t.shard(shard_id?))
+            .collect();
+        let records: u64 = tallies.iter().map(|t| t.records).sum();
+        let bytes: u64 = tallies.iter().map(|t| t.bytes).sum();
+        let mut keys: HashMap<String, (u64, u64)> = HashMap::new();
+        for tally in &tallies {
+            for key in tally.top(usize::MAX, Rank::Records) {
+                let entry = keys.entry(key.key).or_default();
+                entry.0 += key.records;
+                entry.1 += key.bytes;
             }
         }
-        let mut top_keys: Vec<(String, u64)> = top_keys
+        let share = |part: u64, whole: u64| part as f64 / whole.max(1) as f64;
+        let mut top_keys: Vec<KeyShare> = keys
             .into_iter()
-            .map(|(k, n)| (k.to_string(), n))
+            .map(|(key, (r, b))| KeyShare {
+                key,
+                records: r,
+                bytes: b,
+                share: share(r, records),
+                bytes_share: share(b, bytes),
+                error: 0,
+            })
             .collect();
-        top_keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top_keys.sort_by(|a, b| b.records.cmp(&a.records).then_with(|| a.key.cmp(&b.key)));
         top_keys.truncate(top);
+        // The current generation once it has something to go by, else the one before.
+        let busiest = tallies.iter().max_by_key(|t| t.records);
         SentView {
             recent: self.recent.iter().copied().collect(),
             top_keys,
+            split_at: busiest.map_or((None, None), |t| {
+                (t.balancing_hash_key(false), t.balancing_hash_key(true))
+            }),
             next: self.next.clone(),
         }
     }
@@ -104,40 +136,55 @@ impl KeyLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinesis::shard_map::ShardMap;
 
     #[test]
     fn keeps_the_last_keys_and_ranks_a_shards_keys_by_count() {
         let t0 = Instant::now();
+        let map = ShardMap::even_split(2);
         let mut log = KeyLog::new(t0);
         for i in 0..100u128 {
-            log.sent(&format!("k{}", i % 4), i % 4 * 10, t0);
+            let key = format!("k{}", i % 4);
+            let hash = HashKey::of_partition_key(&key);
+            log.sent(&key, hash, map.shard_for(hash), 10, t0);
         }
-        log.sent("hot", 5, t0);
-        let view = log.view(Some((0, 10)), 2);
+        let view = log.view(Some(&map.shards()[0].shard_id), 2);
         assert_eq!(view.recent.len(), RECENT);
-        assert_eq!(view.recent.last(), Some(&5));
-        assert_eq!(
-            view.top_keys,
-            vec![("k0".to_string(), 25), ("k1".to_string(), 25)]
-        );
+        let mine: Vec<String> = (0..4)
+            .map(|i| format!("k{i}"))
+            .filter(|k| {
+                map.shard_for(HashKey::of_partition_key(k))
+                    .unwrap()
+                    .shard_id
+                    == map.shards()[0].shard_id
+            })
+            .collect();
+        assert_eq!(view.top_keys.len(), mine.len().min(2));
+        for key in &view.top_keys {
+            assert!(mine.contains(&key.key));
+            assert_eq!(key.records, 25);
+            assert!((key.share - 1.0 / mine.len() as f64).abs() < 1e-9);
+        }
         assert!(log.view(None, 2).top_keys.is_empty());
     }
 
     #[test]
     fn counts_forget_keys_two_generations_old() {
         let t0 = Instant::now();
+        let map = ShardMap::even_split(1);
+        let shard = &map.shards()[0];
         let mut log = KeyLog::new(t0);
-        log.sent("old", 1, t0);
-        log.sent("newer", 1, t0 + GENERATION);
+        log.sent("old", HashKey(1), Some(shard), 1, t0);
+        log.sent("newer", HashKey(1), Some(shard), 1, t0 + GENERATION);
         let keys = |log: &KeyLog| -> Vec<String> {
-            log.view(Some((0, 1)), 5)
+            log.view(Some(&shard.shard_id), 5)
                 .top_keys
                 .into_iter()
-                .map(|k| k.0)
+                .map(|k| k.key)
                 .collect()
         };
         assert_eq!(keys(&log), vec!["newer", "old"]);
-        log.sent("newest", 1, t0 + GENERATION * 2);
+        log.sent("newest", HashKey(1), Some(shard), 1, t0 + GENERATION * 2);
         assert_eq!(keys(&log), vec!["newer", "newest"]);
     }
 }

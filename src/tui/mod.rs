@@ -301,12 +301,8 @@ pub async fn run(
                     || snapshot.failed_by_reason != previous.failed_by_reason;
                 previous = snapshot.clone();
                 update(&mut app, Msg::Metrics(snapshot));
-                let range = app
-                    .map
-                    .open_shards()
-                    .nth(app.selected)
-                    .map(|s| (s.starting_hash_key, s.ending_hash_key));
-                let sent = log.lock().expect("key log").view(range, TOP_KEYS);
+                let selected = app.map.open_shards().nth(app.selected).map(|s| s.shard_id.as_str());
+                let sent = log.lock().expect("key log").view(selected, TOP_KEYS);
                 dirty |= sent != app.sent;
                 update(&mut app, Msg::Sent(sent));
                 let map = producer.shard_map();

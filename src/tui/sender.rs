@@ -196,8 +196,9 @@ pub async fn run(
                     .explicit_hash_key
                     .unwrap_or_else(|| HashKey::of_partition_key(&record.partition_key));
                 let key = record.partition_key.clone();
+                let bytes = record.billed_bytes() as u64;
                 match producer.try_put(record) {
-                    Ok(_) => log.sent(&key, hash.0, now),
+                    Ok(_) => log.sent(&key, hash, c.map.shard_for(hash), bytes, now),
                     Err(PutError::Full(_)) => break,
                     // Refused by the producer (too large, a bad key): it never counted.
                     Err(e) => why_stop = Some(e.to_string()),

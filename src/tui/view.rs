@@ -3,6 +3,7 @@
 //! (`Regions`) so that drawing and mouse hits agree.
 
 use crate::compose::rate::RateShape;
+use crate::hot_keys::advice::{advise, ShardLoad, StreamLoad};
 use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use crate::producer::metrics::ShardSnapshot;
 use crate::stream_metrics::{Series, ShardSeries as StreamShard, StreamMetrics};
@@ -93,7 +94,8 @@ impl Regions {
         let tall = area.height >= 30;
         let [status, strip, controls, middle, events] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Length(if tall { 6 } else { 5 }),
+            // Tall: the selected shard's rates and keys, its advice, and one more line.
+            Constraint::Length(if tall { 7 } else { 5 }),
             Constraint::Length(if tall { 8 } else { 7 }),
             Constraint::Min(5),
             Constraint::Length(if tall { 6 } else { 4 }),
@@ -355,7 +357,8 @@ fn shard_strip(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The selected shard: id, range and parent, then its rates and the keys that land on it.
+/// The selected shard: its rates and the keys that land on it, the advice for it, what the
+/// stream saw of it, then its range and parent.
 fn selected_detail(app: &App) -> Vec<Line<'static>> {
     let Some(s) = app.map.open_shards().nth(app.selected) else {
         return Vec::new();
@@ -366,9 +369,9 @@ fn selected_detail(app: &App) -> Vec<Line<'static>> {
         .sent
         .top_keys
         .iter()
-        .map(|(k, n)| format!("{k} ({n})"))
+        .map(|k| format!("{} {:.0}%", k.key.escape_debug(), k.share * 100.0))
         .collect();
-    vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled(
                 s.shard_id.clone(),
@@ -388,29 +391,81 @@ fn selected_detail(app: &App) -> Vec<Line<'static>> {
                 }
             )),
         ]),
-        Line::from(match load::stream(app, &s.shard_id) {
-            Some(stream) => format!(
-                "stream saw {:.0} Kinesis rec/s (aggregates count once), {:.0}% of limit, {:.0} throttled/s{}",
-                stream.records,
-                stream.utilisation() * 100.0,
-                stream.throttled,
-                load::other_producers(app, &s.shard_id)
-                    .map(|n| format!(": ~{n:.0} rec/s from other producers"))
-                    .unwrap_or_default()
-            ),
-            None => String::new(),
-        }),
-        Line::from(format!(
-            "keys {}..{} ({:.1}%){}",
-            s.starting_hash_key,
-            s.ending_hash_key,
-            s.share_of_key_space() * 100.0,
-            s.parent_shard_id
-                .as_deref()
-                .map(|p| format!(" parent {p}"))
+        Line::from(advice(app, &s.shard_id, m)),
+    ];
+    if let Some(stream) = load::stream(app, &s.shard_id) {
+        lines.push(Line::from(format!(
+            "stream saw {:.0} Kinesis rec/s (aggregates count once), {:.0}% of limit, {:.0} throttled/s{}",
+            stream.records,
+            stream.utilisation() * 100.0,
+            stream.throttled,
+            load::other_producers(app, &s.shard_id)
+                .map(|n| format!(": ~{n:.0} rec/s from other producers"))
                 .unwrap_or_default()
-        )),
-    ]
+        )));
+    }
+    lines.push(Line::from(format!(
+        "keys {}..{} ({:.1}%){}",
+        s.starting_hash_key,
+        s.ending_hash_key,
+        s.share_of_key_space() * 100.0,
+        s.parent_shard_id
+            .as_deref()
+            .map(|p| format!(" parent {p}"))
+            .unwrap_or_default()
+    )));
+    lines
+}
+
+/// The hot-keys advice for the selected shard, from kwb's last complete second of sending and
+/// the keys sent to it lately: what to do when it is hot (its rates are on the line above).
+fn advice(app: &App, shard_id: &str, m: &ShardSnapshot) -> String {
+    let per_sec = |m: &ShardSnapshot| {
+        (
+            last_second(&m.records_per_sec) as f64,
+            last_second(&m.kinesis_records_per_sec) as f64,
+            last_second(&m.bytes_per_sec) as f64,
+        )
+    };
+    let (records, kinesis_records, bytes) = per_sec(m);
+    let mut shard = ShardLoad {
+        stream: &app.stream,
+        shard_id,
+        records_per_sec: records,
+        kinesis_records_per_sec: kinesis_records,
+        bytes_per_sec: bytes,
+        busiest: None,
+        top_key: app
+            .sent
+            .top_keys
+            .first()
+            .map(|k| (k.key.as_str(), k.share, k.bytes_share)),
+        split_at: None,
+    };
+    let (by_records, by_bytes) = app.sent.split_at;
+    shard.split_at = if shard.bytes_bind() {
+        by_bytes
+    } else {
+        by_records
+    };
+    let mut whole = StreamLoad {
+        open_shards: app.map.open_count(),
+        kinesis_records_per_sec: 0.0,
+        bytes_per_sec: 0.0,
+    };
+    for open in app.map.open_shards() {
+        if let Some(m) = app.metrics.shards.get(&open.shard_id) {
+            let (_, kinesis_records, bytes) = per_sec(m);
+            whole.kinesis_records_per_sec += kinesis_records;
+            whole.bytes_per_sec += bytes;
+        }
+    }
+    let advice = advise(&shard, &whole);
+    if advice.hot {
+        format!("hot: {}", advice.action)
+    } else {
+        "not hot".to_string()
+    }
 }
 
 fn composer(app: &App, frame: &mut Frame, area: Rect) {
@@ -873,6 +928,8 @@ fn help(frame: &mut Frame) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hot_keys::KeyShare;
+    use crate::kinesis::hash_key::HashKey;
     use crate::kinesis::shard_map::ShardMap;
     use crate::producer::metrics::MetricsSnapshot;
     use crate::tui::app::{update, Key, Msg};
@@ -926,7 +983,8 @@ mod tests {
             &mut app,
             Msg::Sent(SentView {
                 recent: (0..8u128).map(|i| i * (u128::MAX / 8) + 12345).collect(),
-                top_keys: vec![("user-17".into(), 412), ("user-3".into(), 97)],
+                top_keys: vec![key_share("user-17", 412, 509), key_share("user-3", 97, 509)],
+                split_at: (Some(HashKey(u128::MAX / 3)), None),
                 next: Some(Preview {
                     partition_key: "9b2f6c1e".into(),
                     text: r#"{"event_id":"4f1c","user_id":"u-1834","event":"page_view"}"#.into(),
@@ -935,6 +993,17 @@ mod tests {
             }),
         );
         app
+    }
+
+    fn key_share(key: &str, records: u64, of: u64) -> KeyShare {
+        KeyShare {
+            key: key.into(),
+            records,
+            bytes: records * 100,
+            share: records as f64 / of as f64,
+            bytes_share: records as f64 / of as f64,
+            error: 0,
+        }
     }
 
     fn draw(app: &App, width: u16, height: u16) -> String {
