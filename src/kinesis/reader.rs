@@ -31,20 +31,71 @@ impl std::str::FromStr for StartAt {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let start = Self::parse(text)?;
+        if let StartAt::Timestamp(at) = start {
+            if at > SystemTime::now() {
+                return Err(format!(
+                    "{text:?} is in the future: no record has arrived then yet"
+                ));
+            }
+        }
+        Ok(start)
+    }
+}
+
+impl StartAt {
+    fn parse(text: &str) -> Result<StartAt, String> {
         match text {
             "trim-horizon" | "TRIM_HORIZON" => Ok(StartAt::TrimHorizon),
             "latest" | "LATEST" => Ok(StartAt::Latest),
             t if t.len() > 20 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(StartAt::Sequence(t.to_string())),
-            t if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) => {
-                let secs: u64 = t.parse().map_err(|_| format!("{t:?} is not a time"))?;
-                Ok(StartAt::Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+            t if epoch_seconds(t).is_some() => {
+                let secs = epoch_seconds(t).expect("checked");
+                Ok(StartAt::Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs)))
             }
-            t => humantime::parse_rfc3339_weak(t).map(StartAt::Timestamp).map_err(|_| {
+            t => rfc3339(t).map(StartAt::Timestamp).ok_or_else(|| {
                 format!(
-                    "{t:?} is not a start position: use trim-horizon, latest, a time (2026-11-25T19:00:00Z or epoch seconds) or a sequence number"
+                    "{t:?} is not a start position: use trim-horizon, latest, a time (2026-11-25T19:00:00Z, 2026-11-25T20:00:00+01:00 or epoch seconds) or a sequence number"
                 )
             }),
         }
+    }
+}
+
+/// Epoch seconds, whole or with a fraction (at most 12 digits before the point).
+fn epoch_seconds(text: &str) -> Option<f64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && whole.len() <= 12 && digits(fraction)).then(|| text.parse().ok())?
+}
+
+/// An RFC 3339 time in UTC (`Z`, either case) or with an offset (`+01:00`, `-05:30`).
+fn rfc3339(text: &str) -> Option<SystemTime> {
+    let split = text
+        .len()
+        .checked_sub(6)
+        .filter(|&i| text.is_char_boundary(i));
+    let offset = split.and_then(|i| {
+        let (time, zone) = text.split_at(i);
+        let sign = match zone.as_bytes()[0] {
+            b'+' => 1i64,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (hours, minutes) = zone[1..].split_once(':')?;
+        let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
+        (hours < 24 && minutes < 60).then_some((time, sign * (hours * 3600 + minutes * 60)))
+    });
+    let (time, offset_secs) = match offset {
+        Some((time, secs)) => (format!("{time}Z"), secs),
+        None => (text.replace('z', "Z"), 0),
+    };
+    let local = humantime::parse_rfc3339_weak(&time).ok()?;
+    // 20:00+01:00 is 19:00 UTC.
+    if offset_secs >= 0 {
+        local.checked_sub(Duration::from_secs(offset_secs as u64))
+    } else {
+        local.checked_add(Duration::from_secs(offset_secs.unsigned_abs()))
     }
 }
 
@@ -512,6 +563,26 @@ async fn poll_shard(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_with_offsets_fractions_and_either_z() {
+        let utc = |t: &str| match t.parse::<StartAt>() {
+            Ok(StartAt::Timestamp(at)) => humantime::format_rfc3339_millis(at).to_string(),
+            other => panic!("{t}: {other:?}"),
+        };
+        assert_eq!(utc("2025-11-26T18:00:00+01:00"), "2025-11-26T17:00:00.000Z");
+        assert_eq!(utc("2025-11-26T18:00:00-05:30"), "2025-11-26T23:30:00.000Z");
+        assert_eq!(utc("2025-11-26T18:00:00.250z"), "2025-11-26T18:00:00.250Z");
+        assert_eq!(utc("1764189000.5"), "2025-11-26T20:30:00.500Z");
+        for bad in [
+            "2026-11-26T18:00:00+25:00",
+            "2026-11-26T18:00:00+1:00",
+            "1.2.3",
+            ".",
+        ] {
+            assert!(bad.parse::<StartAt>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn arrival_is_compared_to_its_own_precision() {
