@@ -10,6 +10,7 @@ use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_kinesis::Client;
+use std::future::Future;
 use std::time::Duration;
 
 /// The PutRecords entries for a batch. Built before the request is sent, so that the batch
@@ -30,6 +31,16 @@ pub fn request_entries(
         .collect()
 }
 
+/// A request's answer, or a (retried) timeout error when there is none within `timeout`.
+async fn within<T>(timeout: Duration, request: impl Future<Output = T>) -> Result<T, AttemptError> {
+    tokio::time::timeout(timeout, request).await.map_err(|_| {
+        AttemptError::transient(
+            "Timeout",
+            format!("no answer within {} ms", timeout.as_millis()),
+        )
+    })
+}
+
 /// Sends one PutRecords request and waits for its answer, at most `timeout`.
 pub async fn put_records(
     client: &Client,
@@ -42,16 +53,9 @@ pub async fn put_records(
         .stream_name(stream)
         .set_records(Some(entries))
         .send();
-    let response = match tokio::time::timeout(timeout, request).await {
-        Err(_) => {
-            return Err(AttemptError::transient(
-                "Timeout",
-                format!("no answer within {} ms", timeout.as_millis()),
-            ))
-        }
-        Ok(Err(error)) => return Err(classify_sdk_error(error)),
-        Ok(Ok(response)) => response,
-    };
+    let response = within(timeout, request)
+        .await?
+        .map_err(classify_sdk_error)?;
     Ok(response
         .records()
         .iter()
@@ -103,16 +107,7 @@ pub async fn put_record(
         .partition_key(entry.partition_key)
         .set_explicit_hash_key(entry.explicit_hash_key)
         .send();
-    let answer = match tokio::time::timeout(timeout, request).await {
-        Err(_) => {
-            return Err(AttemptError::transient(
-                "Timeout",
-                format!("no answer within {} ms", timeout.as_millis()),
-            ))
-        }
-        Ok(answer) => answer,
-    };
-    let entry = match answer {
+    let entry = match within(timeout, request).await? {
         Ok(answer) => EntryResult::Ok {
             shard_id: answer.shard_id().to_string(),
             sequence_number: answer.sequence_number().to_string(),
