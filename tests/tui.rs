@@ -278,3 +278,72 @@ fn each_session_has_a_fresh_seed_and_kwb_seed_repeats_one() {
     assert_eq!(repeated, first, "--seed {seed} did not repeat the session");
     assert!(again.ends_with(&format!("(seed {seed})")), "{again}");
 }
+
+/// The digits of the selected shard's id, from the strip's detail line.
+fn selected_id(screen: &str) -> Option<String> {
+    screen.lines().find_map(|line| {
+        let rest = line.split("│shardId-").nth(1)?;
+        rest.contains("% of limit").then(|| rest[..12].to_string())
+    })
+}
+
+/// The selected shard's percent of its write limit, from the strip's detail line.
+fn selected_limit(screen: &str) -> u64 {
+    screen
+        .lines()
+        .find_map(|line| {
+            let (before, _) = line.split_once("% of limit")?;
+            line.contains("│shardId-")
+                .then(|| before.rsplit(' ').next()?.parse().ok())?
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn s_splits_the_hot_shard_from_the_keyboard_while_sending_goes_on() {
+    let mut kwb = Workbench::start();
+    kwb.wait_paused();
+    kwb.press(" ka++");
+    kwb.wait_for("one hot shard", Duration::from_secs(30), |s| {
+        shard_rows(s)
+            .iter()
+            .filter(|(_, limit)| *limit >= 90)
+            .count()
+            == 1
+    });
+    // Down the shards until the hot one is selected.
+    for _ in 0..4 {
+        let screen = kwb.contents();
+        if selected_limit(&screen) >= 90 {
+            break;
+        }
+        let before = selected_id(&screen);
+        kwb.press("\x1b[B");
+        kwb.wait_for("the next shard selected", Duration::from_secs(10), |s| {
+            selected_id(s) != before
+        });
+    }
+    kwb.wait_for("the hot shard selected", Duration::from_secs(10), |s| {
+        selected_limit(s) >= 90
+    });
+    kwb.press("S");
+    kwb.wait_for("the question", Duration::from_secs(10), |s| {
+        s.contains(" reshard ") && s.contains("y: yes")
+    });
+    kwb.press("y");
+    // Five open shards: the parent closed, its two children open and one of them hot, as
+    // sending goes on.
+    kwb.wait_for(
+        "the split done and sending on",
+        Duration::from_secs(60),
+        |s| {
+            let rows = shard_rows(s);
+            s.contains("done: split")
+                && rows.len() == 5
+                && rows.iter().filter(|(_, limit)| *limit >= 90).count() == 1
+        },
+    );
+    kwb.press("q");
+    let status = kwb.exit_with_summary(Duration::from_secs(60));
+    assert!(status.success(), "exit {status:?}:\n{}", kwb.contents());
+}

@@ -8,7 +8,8 @@ use crate::compose::builtin::TEMPLATES;
 use crate::compose::keys::{KeyStrategy, STRATEGY_HELP};
 use crate::compose::rate::RateShape;
 use crate::compose::template::Template;
-use crate::kinesis::shard_map::ShardMap;
+use crate::kinesis::reshard::{plan, Plan, Reshard};
+use crate::kinesis::shard_map::{ShardInfo, ShardMap};
 use crate::producer::config::{ProducerConfig, Tuning};
 use crate::producer::metrics::MetricsSnapshot;
 use crate::stream_metrics::StreamMetrics;
@@ -160,9 +161,11 @@ const VIEW_SOURCES: [ViewSource; 3] = [ViewSource::Producer, ViewSource::Server,
 
 /// A question the workbench waits on before doing something that costs money or cannot be
 /// undone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     EnableShardMetrics,
+    /// A split or merge of the stream's shards, as planned against the shard map.
+    Reshard(Plan),
 }
 
 /// What is being typed into the editor line.
@@ -187,6 +190,7 @@ pub struct Editor {
 pub enum Effect {
     LoadTemplate(PathBuf),
     EnableShardMetrics,
+    Reshard(Plan),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -552,6 +556,47 @@ fn step<T: Copy + PartialOrd>(steps: &[T], current: T, up: bool) -> T {
     *next.unwrap_or(&current)
 }
 
+impl App {
+    /// Plans a split of the selected shard (where its advice would split it, else in the middle)
+    /// or a merge with the next open shard by hash key (the one before, for the last) and asks
+    /// before doing it; a change that cannot be made is said in the events.
+    fn ask_to_reshard(&mut self, split: bool) {
+        let open: Vec<&ShardInfo> = self.map.open_shards().collect();
+        let Some(selected) = open.get(self.selected) else {
+            return;
+        };
+        let change = if split {
+            // By the limit the shard is nearer, as its advice chooses.
+            let (by_records, by_bytes) = self.sent.split_at;
+            let bytes_bind = self
+                .metrics
+                .shards
+                .get(&selected.shard_id)
+                .is_some_and(|m| crate::tui::load::producer(m).bytes_bind());
+            Reshard::Split {
+                shard: selected.shard_id.clone(),
+                at: if bytes_bind { by_bytes } else { by_records },
+            }
+        } else {
+            let neighbour = open
+                .get(self.selected + 1)
+                .or_else(|| open.get(self.selected.wrapping_sub(1)));
+            let Some(neighbour) = neighbour else {
+                self.event("a stream of one open shard has nothing to merge".into());
+                return;
+            };
+            Reshard::Merge {
+                shard: selected.shard_id.clone(),
+                adjacent: neighbour.shard_id.clone(),
+            }
+        };
+        match plan(&self.stream, &self.map, &change) {
+            Ok(plan) => self.confirm = Some(Confirm::Reshard(plan)),
+            Err(e) => self.event(e.to_string()),
+        }
+    }
+}
+
 fn cycle<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
     let i = all.iter().position(|x| *x == current).unwrap_or(0);
     all[(i + if forward { 1 } else { all.len() - 1 }) % all.len()]
@@ -624,10 +669,13 @@ pub fn update(app: &mut App, msg: Msg) {
         }
         Msg::Key(key) if app.editor.is_some() => app.edit_key(key),
         Msg::Key(key) if app.confirm.is_some() => {
+            let confirm = app.confirm.take();
             if key == Key::Char('y') {
-                app.effects.push(Effect::EnableShardMetrics);
+                app.effects.push(match confirm {
+                    Some(Confirm::Reshard(plan)) => Effect::Reshard(plan),
+                    _ => Effect::EnableShardMetrics,
+                });
             }
-            app.confirm = None;
         }
         Msg::Key(key) if app.help => {
             if matches!(key, Key::Char('?') | Key::Esc | Key::Char('q')) {
@@ -660,6 +708,8 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('w') => app.window = cycle(WINDOWS, app.window, true),
         Key::Char('s') => app.view_source = cycle(&VIEW_SOURCES, app.view_source, true),
         Key::Char('m') => app.confirm = Some(Confirm::EnableShardMetrics),
+        Key::Char('S') => app.ask_to_reshard(true),
+        Key::Char('M') => app.ask_to_reshard(false),
         Key::Char('e') | Key::Enter => app.open_editor(),
         Key::Tab => app.focus = cycle(&PANES, app.focus, true),
         Key::BackTab => app.focus = cycle(&PANES, app.focus, false),
@@ -696,6 +746,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("c / w", "chart: what it plots / how far back"),
     ("s", "numbers of: kwb's producer, the stream, both"),
     ("m", "turn on CloudWatch shard metrics (asks)"),
+    ("S / M", "split the selected shard where the advice"),
+    ("", "says (else its middle) / merge it with the"),
+    ("", "next one (each asks first)"),
     ("f", "freeze the display (sending goes on)"),
     ("mouse", "click a shard, a pane or a setting"),
     ("?", "this help"),
@@ -706,6 +759,7 @@ pub const KEYS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinesis::hash_key::HashKey;
 
     fn app() -> App {
         App::new("s", "t", Arc::new(ShardMap::even_split(4)))
@@ -884,6 +938,46 @@ mod tests {
         press(&mut a, 'm');
         press(&mut a, 'y');
         assert_eq!(a.effects, vec![Effect::EnableShardMetrics]);
+    }
+
+    #[test]
+    fn split_and_merge_ask_first_and_take_the_advice_s_split_point() {
+        let mut a = app();
+        let description = |a: &App| match &a.confirm {
+            Some(Confirm::Reshard(plan)) => plan.description.clone(),
+            other => panic!("{other:?}"),
+        };
+        // No advice yet: the middle of the selected shard (the first of four).
+        press(&mut a, 'S');
+        let middle = (u128::MAX / 4) / 2 + 1;
+        assert!(description(&a).contains(&format!(
+            "split shardId-000000000000 of s at hash key {middle}:"
+        )));
+        press(&mut a, 'n');
+        assert!(a.confirm.is_none() && a.effects.is_empty());
+        // Where the advice would split it, by records when records bind.
+        a.sent.split_at = (Some(HashKey(12345)), Some(HashKey(67890)));
+        press(&mut a, 'S');
+        let asked = a.confirm.clone();
+        assert!(description(&a).contains("at hash key 12345:"));
+        press(&mut a, 'y');
+        let Some(Confirm::Reshard(plan)) = asked else {
+            unreachable!()
+        };
+        assert_eq!(a.effects, vec![Effect::Reshard(plan)]);
+        // The last shard merges with the one before it.
+        a.effects.clear();
+        a.selected = 3;
+        press(&mut a, 'M');
+        assert!(description(&a).starts_with("merge shardId-000000000003 and shardId-000000000002"));
+    }
+
+    #[test]
+    fn a_change_that_cannot_be_made_is_said_not_asked() {
+        let mut a = App::new("s", "t", Arc::new(ShardMap::even_split(1)));
+        press(&mut a, 'M');
+        assert!(a.confirm.is_none());
+        assert!(a.events[0].0.contains("nothing to merge"), "{:?}", a.events);
     }
 
     #[test]

@@ -21,6 +21,11 @@ impl Load {
     pub fn utilisation(&self) -> f64 {
         (self.records / SHARD_RECORDS_PER_SEC).max(self.bytes / SHARD_BYTES_PER_SEC)
     }
+
+    /// Whether the bytes limit is nearer than the records limit.
+    pub fn bytes_bind(&self) -> bool {
+        self.bytes / SHARD_BYTES_PER_SEC >= self.records / SHARD_RECORDS_PER_SEC
+    }
 }
 
 /// Other producers are named when the stream saw this many more records/s than kwb sent

@@ -14,6 +14,7 @@ pub mod view;
 
 use crate::kinesis::client::{Connection, TargetArgs};
 use crate::kinesis::open::{open_stream, Missing};
+use crate::kinesis::reshard;
 use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::Producer;
@@ -191,6 +192,18 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
                     let said = match enable_shard_metrics(&connection, &stream).await {
                         Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
                         Err(e) => format!("could not turn on shard-level metrics: {e}"),
+                    };
+                    let _ = inbox.send(Input::Msg(Msg::Event(said)));
+                });
+            }
+            Effect::Reshard(plan) => {
+                let (inbox, connection, stream) =
+                    (inbox.clone(), connection.clone(), app.stream.clone());
+                tokio::spawn(async move {
+                    let wait = Duration::from_secs(600);
+                    let said = match reshard::apply(&connection.admin, &stream, &plan, wait).await {
+                        Ok(()) => format!("done: {}", plan.description),
+                        Err(e) => format!("could not reshard: {e}"),
                     };
                     let _ = inbox.send(Input::Msg(Msg::Event(said)));
                 });

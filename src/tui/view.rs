@@ -8,7 +8,8 @@ use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use crate::producer::metrics::ShardSnapshot;
 use crate::stream_metrics::{Series, ShardSeries as StreamShard, StreamMetrics};
 use crate::tui::app::{
-    App, ChartKind, EditField, Hit, Pane, Setting, SourceChoice, ViewSource, KEYS, SETTINGS,
+    App, ChartKind, Confirm, EditField, Hit, Pane, Setting, SourceChoice, ViewSource, KEYS,
+    SETTINGS,
 };
 use crate::tui::load;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -150,28 +151,47 @@ pub fn view(app: &App, frame: &mut Frame) {
     }
 }
 
-/// The question asked before turning on shard-level metrics, which AWS bills.
+/// The question asked before turning on shard-level metrics, which AWS bills, or before
+/// resharding, which cannot be undone.
 fn confirm(app: &App, frame: &mut Frame) {
     let area = frame.area();
     let width = 64.min(area.width);
-    let height = 7.min(area.height);
+    // A reshard's ranges are long numbers: room for them and the answer keys at 80 columns.
+    let lines = if matches!(app.confirm, Some(Confirm::Reshard(_))) {
+        12
+    } else {
+        7
+    };
+    let height = lines.min(area.height);
     let popup = Rect::new(
         (area.width - width) / 2,
         (area.height - height) / 2,
         width,
         height,
     );
-    let text = format!(
-        "Turn on CloudWatch shard-level metrics (IncomingRecords, IncomingBytes, WriteProvisionedThroughputExceeded) for {}? CloudWatch bills each metric per shard. y: yes, any other key: no",
-        app.stream
-    );
+    let (title, text) = match &app.confirm {
+        Some(Confirm::Reshard(plan)) => (
+            " reshard ",
+            format!(
+                "{}. Sending goes on. y: yes, any other key: no",
+                plan.description
+            ),
+        ),
+        _ => (
+            " enhanced monitoring ",
+            format!(
+                "Turn on CloudWatch shard-level metrics (IncomingRecords, IncomingBytes, WriteProvisionedThroughputExceeded) for {}? CloudWatch bills each metric per shard. y: yes, any other key: no",
+                app.stream
+            ),
+        ),
+    };
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: true }).block(
             Block::new()
                 .borders(Borders::ALL)
                 .border_style(Style::new().fg(Color::Yellow))
-                .title(" enhanced monitoring "),
+                .title(title),
         ),
         popup,
     );
@@ -1087,6 +1107,9 @@ mod tests {
         press(&mut others, Key::Char(' '));
         press(&mut others, Key::Char('s'));
         press(&mut others, Key::Right);
+        let mut reshard = app(&[(2, shard(9000, 20, 1_040_000, 0))]);
+        reshard.selected = 2;
+        press(&mut reshard, Key::Char('S'));
         let mut editing = app(&[]);
         editing.focus = crate::tui::app::Pane::Keys;
         press(&mut editing, Key::Enter);
@@ -1101,6 +1124,7 @@ mod tests {
             ("help", &help),
             ("editing", &editing),
             ("other_producers", &others),
+            ("reshard", &reshard),
         ] {
             for (w, h) in [(80, 24), (120, 40)] {
                 insta::assert_snapshot!(format!("tui_{name}_{w}x{h}"), draw(app, w, h));
