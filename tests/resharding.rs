@@ -164,3 +164,23 @@ async fn records_sent_through_a_split_a_merge_and_a_scaling_reach_a_kcl_consumer
     );
     assert_eq!(read.len(), delivered.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_made_before_another_reshard_is_refused_not_carried_out() {
+    use kwb::kinesis::reshard::{apply, plan};
+    let stream = "stale-plan";
+    let t = common::target(stream, 2, false).await;
+    let client = &t.connection.admin;
+    let map = list_shards(client, stream).await.unwrap();
+    let split = Reshard::Split {
+        shard: map.shards()[0].shard_id.clone(),
+        at: None,
+    };
+    let planned = plan(stream, &map, &split).unwrap();
+    let wait = Duration::from_secs(60);
+    apply(client, stream, &planned, wait).await.unwrap();
+    // The same plan again (a second key press on a map not yet refreshed): its shard is closed.
+    let error = apply(client, stream, &planned, wait).await.unwrap_err();
+    assert!(error.to_string().contains("is closed"), "{error}");
+    assert_eq!(list_shards(client, stream).await.unwrap().open_count(), 3);
+}

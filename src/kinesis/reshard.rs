@@ -5,7 +5,7 @@
 use crate::errors::describe as describe_error;
 use crate::kinesis::admin::{wait_active, AdminError, MAX_SHARDS_EMBEDDED};
 use crate::kinesis::hash_key::HashKey;
-use crate::kinesis::shard_map::{ShardInfo, ShardMap};
+use crate::kinesis::shard_map::{list_shards, ShardInfo, ShardMap};
 use aws_sdk_kinesis::types::ScalingType;
 use aws_sdk_kinesis::Client;
 use std::time::Duration;
@@ -26,6 +26,7 @@ pub enum Reshard {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub description: String,
+    change: Reshard,
     call: Call,
 }
 
@@ -42,7 +43,7 @@ pub enum ReshardError {
     NoSuchShard(String),
     #[error("shard {0} is closed: only open shards can be split or merged")]
     Closed(String),
-    #[error("--at {at} is outside shard {shard}'s range: it must be above its starting hash key {start} and at most its ending hash key {end}")]
+    #[error("split point {at} is outside shard {shard}'s range: it must be above its starting hash key {start} and at most its ending hash key {end}")]
     SplitOutside {
         shard: String,
         at: HashKey,
@@ -102,6 +103,7 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
                 });
             }
             Ok(Plan {
+                change: change.clone(),
                 description: format!(
                     "split {shard} of {stream} at hash key {at}: it closes, and two new shards take its range, {start}..{} ({}) and {at}..{end} ({})",
                     at.0 - 1,
@@ -128,6 +130,7 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
                 return Err(ReshardError::NotAdjacent(shard.clone(), adjacent.clone()));
             }
             Ok(Plan {
+                change: change.clone(),
                 description: format!(
                     "merge {shard} and {adjacent} of {stream}: both close, and one new shard takes {}..{} ({})",
                     low.starting_hash_key,
@@ -157,6 +160,7 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
                 return Err(ReshardError::Unchanged(*count));
             }
             Ok(Plan {
+                change: change.clone(),
                 description: format!(
                     "scale {stream} from {open} to {count} open shards of equal ranges ({} each): the open shards close and new ones take the key space",
                     share(0, u128::MAX / *count as u128)
@@ -167,13 +171,26 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
     }
 }
 
-/// Carries a plan out and waits (up to `wait`) until the stream is ACTIVE again.
+/// Carries a plan out and waits (up to `wait`) until the stream is ACTIVE again. The plan is
+/// checked again against the shard map as it is now: a shard closed since it was made (by
+/// another reshard) is refused, not split again (a server may not refuse it itself).
 pub async fn apply(
     client: &Client,
     stream: &str,
     plan: &Plan,
     wait: Duration,
 ) -> Result<(), AdminError> {
+    let now = list_shards(client, stream)
+        .await
+        .map_err(|e| AdminError::Service(describe_error(&e)))?;
+    let checked =
+        self::plan(stream, &now, &plan.change).map_err(|e| AdminError::Service(e.to_string()))?;
+    if checked.call != plan.call {
+        return Err(AdminError::Service(format!(
+            "the shards changed since this was planned; plan it again ({})",
+            checked.description
+        )));
+    }
     let sent = match &plan.call {
         Call::Split { shard, at } => client
             .split_shard()

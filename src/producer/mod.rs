@@ -92,6 +92,8 @@ enum Command {
     },
     /// Brings the deadline of a shutdown under way forward to now.
     StopNow,
+    /// Reads the shard map again now (the stream was resharded).
+    RefreshMap,
 }
 
 /// The outcome of one `put`, resolved once the record is delivered or has failed.
@@ -319,6 +321,12 @@ impl Producer {
             })
     }
 
+    /// Reads the stream's shard map again now, as after resharding it: the map (and whoever
+    /// watches it) follows at once instead of at the next wrong-shard answer or periodic read.
+    pub fn refresh_map(&self) {
+        let _ = self.inbox.send(Command::RefreshMap);
+    }
+
     /// Sends everything buffered at once (ignoring the buffering time) and waits until no record
     /// is outstanding. Records put while it waits are sent at once too and waited for as well.
     pub async fn flush(&self) {
@@ -387,6 +395,7 @@ impl Driver {
         let mut refresh: Option<tokio::task::JoinHandle<Result<ShardMap, String>>> = None;
         let mut refresh_failures = 0u32;
         let mut next_refresh = Instant::now() + SHARD_MAP_MIN_REFRESH;
+        let mut refresh_asked = false;
         let mut last_refresh = Instant::now();
         loop {
             let now = Instant::now();
@@ -422,8 +431,10 @@ impl Driver {
                 return;
             }
             let wants_refresh = self.pipeline.map_is_stale()
+                || refresh_asked
                 || now.saturating_duration_since(last_refresh) >= SHARD_MAP_PERIODIC_REFRESH;
             if wants_refresh && refresh.is_none() && now >= next_refresh {
+                refresh_asked = false;
                 let (client, stream) = (self.client.clone(), self.stream.clone());
                 let timeout = self.config.request_timeout;
                 refresh = Some(tokio::spawn(async move {
@@ -475,6 +486,10 @@ impl Driver {
                             Some(Command::Shutdown { deadline, done }) => {
                                 self.pipeline.set_flushing(true);
                                 shutdown = Some((deadline, done));
+                            }
+                            Some(Command::RefreshMap) => {
+                                refresh_asked = true;
+                                next_refresh = Instant::now();
                             }
                             Some(Command::StopNow) => {
                                 if let Some((deadline, _)) = shutdown.as_mut() {

@@ -231,6 +231,8 @@ pub enum Msg {
     Server(StreamMetrics),
     /// Something worth telling the user (errors, refreshes), de-duplicated with counts.
     Event(String),
+    /// A reshard ended: what came of it.
+    Resharded(String),
     /// The sender could not go on with the plan (a record that cannot be composed or sent).
     SendStopped(String),
     /// Ctrl-C (the key or SIGINT): a quit, whatever the screen shows (an editor, help, a
@@ -264,6 +266,8 @@ pub struct App {
     /// The latest reading of the stream's own metrics, if the target has a source.
     pub server: Option<StreamMetrics>,
     pub confirm: Option<Confirm>,
+    /// A reshard asked for is under way (one at a time).
+    pub resharding: bool,
     /// Seconds of history the charts show.
     pub window: usize,
     /// The display is frozen (sending and collecting go on).
@@ -302,6 +306,7 @@ impl App {
             view_source: ViewSource::Producer,
             server: None,
             confirm: None,
+            resharding: false,
             window: WINDOWS[1],
             frozen: false,
             help: false,
@@ -561,6 +566,10 @@ impl App {
     /// or a merge with the next open shard by hash key (the one before, for the last) and asks
     /// before doing it; a change that cannot be made is said in the events.
     fn ask_to_reshard(&mut self, split: bool) {
+        if self.resharding {
+            self.event("a reshard is under way: one at a time".into());
+            return;
+        }
         let open: Vec<&ShardInfo> = self.map.open_shards().collect();
         let Some(selected) = open.get(self.selected) else {
             return;
@@ -573,9 +582,11 @@ impl App {
                 .shards
                 .get(&selected.shard_id)
                 .is_some_and(|m| crate::tui::load::producer(m).bytes_bind());
+            // Advice of a shard the map has moved on from falls back to the middle.
+            let at = if bytes_bind { by_bytes } else { by_records };
             Reshard::Split {
                 shard: selected.shard_id.clone(),
-                at: if bytes_bind { by_bytes } else { by_records },
+                at: at.filter(|k| selected.contains(*k) && k.0 > selected.starting_hash_key),
             }
         } else {
             let neighbour = open
@@ -649,6 +660,10 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Event(text) => app.event(text),
+        Msg::Resharded(text) => {
+            app.resharding = false;
+            app.event(text);
+        }
         Msg::SendStopped(why) => {
             app.sending = false;
             app.event(format!("sending stopped: {why}"));
@@ -672,7 +687,10 @@ pub fn update(app: &mut App, msg: Msg) {
             let confirm = app.confirm.take();
             if key == Key::Char('y') {
                 app.effects.push(match confirm {
-                    Some(Confirm::Reshard(plan)) => Effect::Reshard(plan),
+                    Some(Confirm::Reshard(plan)) => {
+                        app.resharding = true;
+                        Effect::Reshard(plan)
+                    }
                     _ => Effect::EnableShardMetrics,
                 });
             }
@@ -965,6 +983,13 @@ mod tests {
             unreachable!()
         };
         assert_eq!(a.effects, vec![Effect::Reshard(plan)]);
+        // One at a time: until it ends, another is refused in the events.
+        assert!(a.resharding);
+        press(&mut a, 'S');
+        assert!(a.confirm.is_none());
+        assert!(a.events[0].0.contains("one at a time"), "{:?}", a.events);
+        update(&mut a, Msg::Resharded("done: ...".into()));
+        assert!(!a.resharding);
         // The last shard merges with the one before it.
         a.effects.clear();
         a.selected = 3;

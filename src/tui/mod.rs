@@ -182,7 +182,12 @@ async fn poll_stream_metrics(
 }
 
 /// Does what `update` asked for and could not do itself.
-fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: &Arc<Connection>) {
+fn run_effects(
+    app: &mut App,
+    inbox: &mpsc::UnboundedSender<Input>,
+    connection: &Arc<Connection>,
+    producer: &Arc<Producer>,
+) {
     for effect in app.effects.drain(..) {
         match effect {
             Effect::EnableShardMetrics => {
@@ -197,15 +202,21 @@ fn run_effects(app: &mut App, inbox: &mpsc::UnboundedSender<Input>, connection: 
                 });
             }
             Effect::Reshard(plan) => {
-                let (inbox, connection, stream) =
-                    (inbox.clone(), connection.clone(), app.stream.clone());
+                let (inbox, connection, stream, producer) = (
+                    inbox.clone(),
+                    connection.clone(),
+                    app.stream.clone(),
+                    producer.clone(),
+                );
                 tokio::spawn(async move {
                     let wait = Duration::from_secs(600);
                     let said = match reshard::apply(&connection.admin, &stream, &plan, wait).await {
                         Ok(()) => format!("done: {}", plan.description),
                         Err(e) => format!("could not reshard: {e}"),
                     };
-                    let _ = inbox.send(Input::Msg(Msg::Event(said)));
+                    // The views follow the new shards now, not at the producer's next read.
+                    producer.refresh_map();
+                    let _ = inbox.send(Input::Msg(Msg::Resharded(said)));
                 });
             }
             Effect::LoadTemplate(path) => {
@@ -325,7 +336,7 @@ pub async fn run(
                 }
             }
         }
-        run_effects(&mut app, &inbox, &connection);
+        run_effects(&mut app, &inbox, &connection, &producer);
         if app.tuning != tuning {
             tuning = app.tuning;
             if let Err(e) = producer.tune(tuning) {
