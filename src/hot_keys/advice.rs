@@ -45,12 +45,16 @@ impl ShardLoad<'_> {
         limit_use(self.kinesis_records_per_sec, self.bytes_per_sec)
     }
 
+    /// Kinesis records and bytes in the shard's busiest second (the average without times).
+    pub fn peak_per_sec(&self) -> (f64, f64) {
+        self.busiest
+            .unwrap_or((self.kinesis_records_per_sec, self.bytes_per_sec))
+    }
+
     /// Of each limit in the shard's busiest second (the average without times).
     pub fn peak_use(&self) -> (f64, f64) {
-        match self.busiest {
-            Some((records, bytes)) => limit_use(records, bytes),
-            None => self.limit_use(),
-        }
+        let (records, bytes) = self.peak_per_sec();
+        limit_use(records, bytes)
     }
 
     /// Whether the bytes limit is nearer than the records limit.

@@ -43,6 +43,12 @@ pub struct ShardTally {
     seconds: Option<(Second, Second)>,
 }
 
+/// The whole epoch second a time falls in: the one-second windows loads are counted in.
+fn epoch_second(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// What a shard took in one second of arrival: what its write limits count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Second {
@@ -91,9 +97,7 @@ impl ShardTally {
         self.bytes += bytes;
         self.kinesis_records += u64::from(new_kinesis_record);
         if let Some(at) = at {
-            let second = at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let second = epoch_second(at);
             let (current, busiest) = self.seconds.get_or_insert((
                 Second {
                     at: second,
@@ -371,11 +375,7 @@ impl HotKeys {
     /// The one-second windows (of epoch seconds, as the busiest second is counted) from the
     /// first record's arrival to the last one's, both included; None without times.
     pub fn seconds(&self) -> Option<u64> {
-        let second = |t: SystemTime| {
-            t.duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-        };
-        Some(second(self.last?) - second(self.first?) + 1)
+        Some(epoch_second(self.last?) - epoch_second(self.first?) + 1)
     }
 }
 

@@ -8,6 +8,24 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+impl<'a> ShardLoad<'a> {
+    /// A shard's load over `seconds`, without its heaviest key or split point yet.
+    fn of(stream: &'a str, tally: &'a ShardTally, seconds: f64) -> ShardLoad<'a> {
+        ShardLoad {
+            stream,
+            shard_id: &tally.shard.shard_id,
+            records_per_sec: tally.records as f64 / seconds,
+            kinesis_records_per_sec: tally.kinesis_records as f64 / seconds,
+            bytes_per_sec: tally.bytes as f64 / seconds,
+            busiest: tally
+                .busiest()
+                .map(|b| (b.kinesis_records as f64, b.bytes as f64)),
+            top_key: None,
+            split_at: None,
+        }
+    }
+}
+
 /// `{"stream":S,"seconds":F,"records":N,"shards":{"shardId-...":{...}}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -49,45 +67,33 @@ impl Report {
     /// limits are per second), with `top` keys per shard.
     pub fn new(stream: &str, keys: &HotKeys, top: usize) -> Report {
         let seconds = keys.seconds().unwrap_or(1) as f64;
-        let open: Vec<&ShardTally> = keys.shards().filter(|t| t.shard.open).collect();
-        // Each open shard's busiest second (its average without times).
-        let peaks: Vec<(f64, f64)> = open
-            .iter()
-            .map(|t| match t.busiest() {
-                Some(b) => (b.kinesis_records as f64, b.bytes as f64),
-                None => (t.kinesis_records as f64 / seconds, t.bytes as f64 / seconds),
-            })
-            .collect();
-        let whole = StreamLoad {
-            open_shards: open.len(),
-            kinesis_records_per_sec: peaks.iter().map(|p| p.0).sum(),
-            bytes_per_sec: peaks.iter().map(|p| p.1).sum(),
-        };
-        let shards = keys
+        let loads: Vec<(&ShardTally, ShardLoad)> = keys
             .shards()
-            .map(|tally| {
-                let mut load = ShardLoad {
-                    stream,
-                    shard_id: &tally.shard.shard_id,
-                    records_per_sec: tally.records as f64 / seconds,
-                    kinesis_records_per_sec: tally.kinesis_records as f64 / seconds,
-                    bytes_per_sec: tally.bytes as f64 / seconds,
-                    busiest: tally
-                        .busiest()
-                        .map(|b| (b.kinesis_records as f64, b.bytes as f64)),
-                    top_key: None,
-                    split_at: None,
-                };
+            .map(|tally| (tally, ShardLoad::of(stream, tally, seconds)))
+            .collect();
+        // The stream needs room for each open shard's busiest second.
+        let mut whole = StreamLoad {
+            open_shards: 0,
+            kinesis_records_per_sec: 0.0,
+            bytes_per_sec: 0.0,
+        };
+        for (_, load) in loads.iter().filter(|(tally, _)| tally.shard.open) {
+            let (records, bytes) = load.peak_per_sec();
+            whole.open_shards += 1;
+            whole.kinesis_records_per_sec += records;
+            whole.bytes_per_sec += bytes;
+        }
+        let shards = loads
+            .into_iter()
+            .map(|(tally, mut load)| {
                 let bytes_bind = load.bytes_bind();
                 let split_at = tally.balancing_hash_key(bytes_bind);
-                let heaviest = tally.top(
-                    1,
-                    if bytes_bind {
-                        Rank::Bytes
-                    } else {
-                        Rank::Records
-                    },
-                );
+                let rank = if bytes_bind {
+                    Rank::Bytes
+                } else {
+                    Rank::Records
+                };
+                let heaviest = tally.top(1, rank);
                 load.split_at = split_at;
                 load.top_key = heaviest
                     .first()

@@ -8,6 +8,7 @@ use crate::compose::builtin::TEMPLATES;
 use crate::compose::keys::{KeyStrategy, STRATEGY_HELP};
 use crate::compose::rate::RateShape;
 use crate::compose::template::Template;
+use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::reshard::{plan, Plan, Reshard};
 use crate::kinesis::shard_map::{ShardInfo, ShardMap};
 use crate::producer::config::{ProducerConfig, Tuning};
@@ -562,6 +563,22 @@ fn step<T: Copy + PartialOrd>(steps: &[T], current: T, up: bool) -> T {
 }
 
 impl App {
+    /// Where the selected shard's advice would split it: by the limit it is nearer in kwb's
+    /// last complete second of sending.
+    pub fn advised_split_at(&self, shard_id: &str) -> Option<HashKey> {
+        let (by_records, by_bytes) = self.sent.split_at;
+        let bytes_bind = self
+            .metrics
+            .shards
+            .get(shard_id)
+            .is_some_and(|m| crate::tui::load::producer(m).bytes_bind());
+        if bytes_bind {
+            by_bytes
+        } else {
+            by_records
+        }
+    }
+
     /// Plans a split of the selected shard (where its advice would split it, else in the middle)
     /// or a merge with the next open shard by hash key (the one before, for the last) and asks
     /// before doing it; a change that cannot be made is said in the events.
@@ -575,15 +592,8 @@ impl App {
             return;
         };
         let change = if split {
-            // By the limit the shard is nearer, as its advice chooses.
-            let (by_records, by_bytes) = self.sent.split_at;
-            let bytes_bind = self
-                .metrics
-                .shards
-                .get(&selected.shard_id)
-                .is_some_and(|m| crate::tui::load::producer(m).bytes_bind());
             // Advice of a shard the map has moved on from falls back to the middle.
-            let at = if bytes_bind { by_bytes } else { by_records };
+            let at = self.advised_split_at(&selected.shard_id);
             Reshard::Split {
                 shard: selected.shard_id.clone(),
                 at: at.filter(|k| selected.contains(*k) && k.0 > selected.starting_hash_key),
@@ -777,7 +787,6 @@ pub const KEYS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinesis::hash_key::HashKey;
 
     fn app() -> App {
         App::new("s", "t", Arc::new(ShardMap::even_split(4)))

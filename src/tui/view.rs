@@ -440,33 +440,20 @@ fn selected_detail(app: &App) -> Vec<Line<'static>> {
 /// The hot-keys advice for the selected shard, from kwb's last complete second of sending and
 /// the keys sent to it lately: what to do when it is hot (its rates are on the line above).
 fn advice(app: &App, shard_id: &str, m: &ShardSnapshot) -> String {
-    let per_sec = |m: &ShardSnapshot| {
-        (
-            last_second(&m.records_per_sec) as f64,
-            last_second(&m.kinesis_records_per_sec) as f64,
-            last_second(&m.bytes_per_sec) as f64,
-        )
-    };
-    let (records, kinesis_records, bytes) = per_sec(m);
-    let mut shard = ShardLoad {
+    let last = load::producer(m);
+    let shard = ShardLoad {
         stream: &app.stream,
         shard_id,
-        records_per_sec: records,
-        kinesis_records_per_sec: kinesis_records,
-        bytes_per_sec: bytes,
+        records_per_sec: last_second(&m.records_per_sec) as f64,
+        kinesis_records_per_sec: last.records,
+        bytes_per_sec: last.bytes,
         busiest: None,
         top_key: app
             .sent
             .top_keys
             .first()
             .map(|k| (k.key.as_str(), k.share, k.bytes_share)),
-        split_at: None,
-    };
-    let (by_records, by_bytes) = app.sent.split_at;
-    shard.split_at = if shard.bytes_bind() {
-        by_bytes
-    } else {
-        by_records
+        split_at: app.advised_split_at(shard_id),
     };
     let mut whole = StreamLoad {
         open_shards: app.map.open_count(),
@@ -475,9 +462,9 @@ fn advice(app: &App, shard_id: &str, m: &ShardSnapshot) -> String {
     };
     for open in app.map.open_shards() {
         if let Some(m) = app.metrics.shards.get(&open.shard_id) {
-            let (_, kinesis_records, bytes) = per_sec(m);
-            whole.kinesis_records_per_sec += kinesis_records;
-            whole.bytes_per_sec += bytes;
+            let last = load::producer(m);
+            whole.kinesis_records_per_sec += last.records;
+            whole.bytes_per_sec += last.bytes;
         }
     }
     let advice = advise(&shard, &whole);
