@@ -1,49 +1,27 @@
 //! The TUI's state and its one way of changing: `update(&mut App, Msg)`.
 //!
-//! Keys become messages; `update` changes the state, and the loop reads from it what the sender
-//! must now do (the send plan), the producer settings and any file to load. Nothing here draws
-//! or does I/O.
+//! Keys become messages; `update` routes them to the pane they belong to (each pane's file in
+//! `pane` holds its types and the `App` methods that change it), and the loop reads from the
+//! state what the sender must now do (the send plan), the producer settings and the effects to
+//! run. Nothing here draws or does I/O.
 
-use crate::compose::builtin::TEMPLATES;
-use crate::compose::keys::{KeyStrategy, STRATEGY_HELP};
+use crate::compose::keys::KeyStrategy;
 use crate::compose::rate::RateShape;
-use crate::compose::template::Template;
-use crate::kinesis::hash_key::HashKey;
-use crate::kinesis::reshard::{plan, Plan, Reshard};
-use crate::kinesis::shard_map::{ShardInfo, ShardMap};
+use crate::kinesis::reshard::Plan;
+use crate::kinesis::shard_map::ShardMap;
 use crate::producer::config::{ProducerConfig, Tuning};
 use crate::producer::metrics::MetricsSnapshot;
 use crate::stream_metrics::StreamMetrics;
 use crate::tui::keylog::SentView;
+use crate::tui::pane::chart::{ChartKind, CHARTS, WINDOWS};
+use crate::tui::pane::composer::SourceChoice;
+use crate::tui::pane::confirm::Confirm;
+use crate::tui::pane::editor::Editor;
+use crate::tui::pane::keys::STRATEGIES;
+use crate::tui::pane::sending::{Setting, SETTINGS};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The key strategies `k` cycles through.
-pub const STRATEGIES: &[&str] = &[
-    "random",
-    "fixed:hot-key",
-    "shard-round-robin",
-    "zipf:100:1.2",
-    "seq",
-    "field:/user_id",
-];
-/// Rate steps for `+` and `-`, records/s.
-pub const RATES: &[f64] = &[
-    10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 5000.0, 8000.0, 16000.0,
-];
-/// Payload sizes the composer steps through, bytes.
-pub const SIZES: &[usize] = &[
-    10, 100, 512, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000,
-];
-const BUFFER_MS: &[u64] = &[0, 10, 50, 100, 250, 500, 1_000, 5_000];
-const LIMIT_PERCENT: &[f64] = &[25.0, 50.0, 80.0, 90.0, 100.0, 110.0, 150.0, 200.0, 500.0];
-const BURSTS: &[u64] = &[1, 10, 100, 1_000, 10_000, 100_000];
-/// Chart windows `w` cycles through, seconds.
-pub const WINDOWS: &[usize] = &[60, 120, 300];
-const MAX_EVENTS: usize = 50;
-const MAX_INPUT: usize = 4096;
 
 /// What the sending task should be doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,36 +32,6 @@ pub struct SendPlan {
     pub source: SourceChoice,
     /// Records asked for at once (bursts and single sends) since the start, beside the rate.
     pub extra: u64,
-}
-
-/// Where the workbench's record data comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceChoice {
-    /// Payloads of this many bytes that start with the record's number.
-    Sized(usize),
-    /// One of the shipped templates (an index into `builtin::TEMPLATES`).
-    Builtin(usize),
-    /// A template typed in or loaded from a file; `name` says which.
-    Custom { name: String, text: String },
-}
-
-impl SourceChoice {
-    pub fn label(&self) -> String {
-        match self {
-            SourceChoice::Sized(n) => format!("{n} random bytes"),
-            SourceChoice::Builtin(i) => format!("template {}", TEMPLATES[*i].0),
-            SourceChoice::Custom { name, .. } => format!("template {name}"),
-        }
-    }
-
-    /// The template text, for template sources.
-    pub fn template(&self) -> Option<&str> {
-        match self {
-            SourceChoice::Sized(_) => None,
-            SourceChoice::Builtin(i) => Some(TEMPLATES[*i].1),
-            SourceChoice::Custom { text, .. } => Some(text),
-        }
-    }
 }
 
 /// The panes `tab` moves between.
@@ -97,56 +45,6 @@ pub enum Pane {
 
 const PANES: [Pane; 4] = [Pane::Shards, Pane::Composer, Pane::Keys, Pane::Sending];
 
-/// The settings of the sending pane, in their order there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setting {
-    Rate,
-    Aggregation,
-    BufferTime,
-    RateLimit,
-    Burst,
-}
-
-pub const SETTINGS: [Setting; 5] = [
-    Setting::Rate,
-    Setting::Aggregation,
-    Setting::BufferTime,
-    Setting::RateLimit,
-    Setting::Burst,
-];
-
-impl Setting {
-    pub fn name(self) -> &'static str {
-        match self {
-            Setting::Rate => "rate",
-            Setting::Aggregation => "aggregation",
-            Setting::BufferTime => "buffer time",
-            Setting::RateLimit => "rate limit",
-            Setting::Burst => "burst (b)",
-        }
-    }
-}
-
-/// What the charts plot per shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartKind {
-    /// Use of the write limit, %.
-    Limit,
-    Records,
-    Bytes,
-    Throttles,
-    /// p50 and p99 put latency.
-    Latency,
-}
-
-const CHARTS: [ChartKind; 5] = [
-    ChartKind::Limit,
-    ChartKind::Records,
-    ChartKind::Bytes,
-    ChartKind::Throttles,
-    ChartKind::Latency,
-];
-
 /// Whose numbers the strip, table and chart show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViewSource {
@@ -159,32 +57,6 @@ pub enum ViewSource {
 }
 
 const VIEW_SOURCES: [ViewSource; 3] = [ViewSource::Producer, ViewSource::Server, ViewSource::Both];
-
-/// A question the workbench waits on before doing something that costs money or cannot be
-/// undone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirm {
-    EnableShardMetrics,
-    /// A split or merge of the stream's shards, as planned against the shard map.
-    Reshard(Plan),
-}
-
-/// What is being typed into the editor line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EditField {
-    /// A template: inline text, or the path of a file.
-    Template,
-    Strategy,
-    Setting(Setting),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Editor {
-    pub field: EditField,
-    pub text: String,
-    /// Why the last `enter` was refused.
-    pub error: Option<String>,
-}
 
 /// Work for the loop that `update` cannot do itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,292 +202,20 @@ impl App {
         }
     }
 
-    /// The one-line explanation of the current key strategy.
-    pub fn strategy_help(&self) -> &'static str {
-        let name = |spec: &str| spec.split(':').next().unwrap_or_default().to_string();
-        let current = name(&self.strategy_spec);
-        STRATEGY_HELP
-            .iter()
-            .find(|(syntax, _)| name(syntax) == current)
-            .map_or("", |(_, what)| what)
-    }
-
-    /// The current value of a setting, as shown and as the editor starts from.
-    pub fn setting_value(&self, setting: Setting) -> String {
-        match setting {
-            Setting::Rate => match self.shape {
-                RateShape::Constant(r) => format!("{r}"),
-                ref shape => shape.to_string(),
-            },
-            Setting::Aggregation => if self.tuning.aggregation { "on" } else { "off" }.into(),
-            Setting::BufferTime => format!("{}ms", self.tuning.max_buffered_time.as_millis()),
-            Setting::RateLimit => format!("{}%", self.tuning.rate_limit_percent),
-            Setting::Burst => self.burst_size.to_string(),
-        }
-    }
-
-    fn event(&mut self, text: String) {
-        match self.events.iter_mut().find(|(t, _)| *t == text) {
-            Some((_, n)) => *n += 1,
-            None => {
-                self.events.push_front((text, 1));
-                self.events.truncate(MAX_EVENTS);
-            }
-        }
-    }
-
-    fn set_strategy(&mut self, spec: &str) -> Result<(), String> {
-        self.strategy = spec.parse().map_err(|e| format!("{e}"))?;
-        self.strategy_spec = spec.to_string();
-        Ok(())
-    }
-
-    fn step_rate(&mut self, up: bool) {
-        self.shape = match self.shape {
-            RateShape::Constant(r) => RateShape::Constant(step(RATES, r, up)),
-            RateShape::Max if !up => RateShape::Constant(*RATES.last().expect("rates")),
-            ref shape => shape.scaled(if up { 2.0 } else { 0.5 }),
-        };
-    }
-
     fn select_shard(&mut self, forward: bool) {
         let n = self.map.open_count().max(1);
         self.selected = (self.selected + if forward { 1 } else { n - 1 }) % n;
     }
-
-    fn step_source(&mut self, forward: bool) {
-        // Sized, then each shipped template, then round again; a custom template leaves the ring
-        // at the sized source.
-        let ring = TEMPLATES.len() + 1;
-        let position = match self.source {
-            SourceChoice::Builtin(i) => i + 1,
-            _ => 0,
-        };
-        let next = (position + if forward { 1 } else { ring - 1 }) % ring;
-        self.source = match next {
-            0 => SourceChoice::Sized(100),
-            i => SourceChoice::Builtin(i - 1),
-        };
-    }
-
-    fn step_size(&mut self, up: bool) {
-        if let SourceChoice::Sized(n) = self.source {
-            self.source = SourceChoice::Sized(step(SIZES, n, up));
-        }
-    }
-
-    fn step_strategy(&mut self, forward: bool) {
-        let n = STRATEGIES.len();
-        let at = STRATEGIES.iter().position(|s| *s == self.strategy_spec);
-        let next = match at {
-            Some(i) => (i + if forward { 1 } else { n - 1 }) % n,
-            None => 0,
-        };
-        self.set_strategy(STRATEGIES[next])
-            .expect("built-in strategies parse");
-    }
-
-    fn step_setting(&mut self, setting: Setting, up: bool) {
-        let mut tuning = self.tuning;
-        match setting {
-            Setting::Rate => self.step_rate(up),
-            Setting::Aggregation => tuning.aggregation = !tuning.aggregation,
-            Setting::BufferTime => {
-                let ms = self.tuning.max_buffered_time.as_millis() as u64;
-                tuning.max_buffered_time = Duration::from_millis(step(BUFFER_MS, ms, up));
-            }
-            Setting::RateLimit => {
-                tuning.rate_limit_percent = step(LIMIT_PERCENT, tuning.rate_limit_percent, up)
-            }
-            Setting::Burst => self.burst_size = step(BURSTS, self.burst_size, up),
-        }
-        self.tuning = tuning;
-    }
-
-    fn open_editor(&mut self) {
-        let (field, text) = match self.focus {
-            Pane::Composer => (
-                EditField::Template,
-                self.source
-                    .template()
-                    .unwrap_or_default()
-                    .trim_end()
-                    .to_string(),
-            ),
-            Pane::Keys => (EditField::Strategy, self.strategy_spec.clone()),
-            Pane::Sending => (
-                EditField::Setting(self.setting),
-                self.setting_value(self.setting),
-            ),
-            Pane::Shards => return,
-        };
-        self.editor = Some(Editor {
-            field,
-            text,
-            error: None,
-        });
-    }
-
-    /// Applies what was typed, or says why not.
-    fn apply_edit(&mut self, field: EditField, text: &str) -> Result<(), String> {
-        let text = text.trim();
-        match field {
-            EditField::Template if looks_like_template(text) => {
-                Template::parse(text).map_err(|e| e.to_string())?;
-                self.source = SourceChoice::Custom {
-                    name: "(typed)".into(),
-                    text: text.to_string(),
-                };
-            }
-            EditField::Template => {
-                if text.is_empty() {
-                    return Err("type a template, or the path of a template file".into());
-                }
-                self.effects.push(Effect::LoadTemplate(PathBuf::from(text)));
-            }
-            EditField::Strategy => self.set_strategy(text)?,
-            EditField::Setting(setting) => self.apply_setting(setting, text)?,
-        }
-        Ok(())
-    }
-
-    fn apply_setting(&mut self, setting: Setting, text: &str) -> Result<(), String> {
-        let mut tuning = self.tuning;
-        match setting {
-            Setting::Rate => self.shape = text.parse().map_err(|e| format!("{e}"))?,
-            Setting::Aggregation => {
-                tuning.aggregation = match text {
-                    "on" | "true" | "yes" => true,
-                    "off" | "false" | "no" => false,
-                    _ => return Err(format!("aggregation {text:?}: use on or off")),
-                }
-            }
-            Setting::BufferTime => {
-                let with_unit = if text.chars().all(|c| c.is_ascii_digit()) {
-                    format!("{text}ms")
-                } else {
-                    text.to_string()
-                };
-                tuning.max_buffered_time = humantime::parse_duration(&with_unit)
-                    .map_err(|e| format!("buffer time {text:?}: {e}; e.g. 100ms or 1s"))?;
-            }
-            Setting::RateLimit => {
-                tuning.rate_limit_percent = text
-                    .trim_end_matches('%')
-                    .parse()
-                    .map_err(|_| format!("rate limit {text:?}: a percentage, e.g. 80"))?;
-            }
-            Setting::Burst => {
-                self.burst_size = text
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or_else(|| format!("burst {text:?}: 1 to 1000000 records"))?;
-            }
-        }
-        ProducerConfig::default()
-            .tuned(tuning)
-            .map_err(|e| e.to_string())?;
-        self.tuning = tuning;
-        Ok(())
-    }
-
-    fn edit_key(&mut self, key: Key) {
-        let Some(editor) = self.editor.as_mut() else {
-            return;
-        };
-        match key {
-            Key::Esc => self.editor = None,
-            Key::Enter => {
-                let (field, text) = (editor.field, editor.text.clone());
-                match self.apply_edit(field, &text) {
-                    Ok(()) => self.editor = None,
-                    Err(e) => {
-                        if let Some(editor) = self.editor.as_mut() {
-                            editor.error = Some(e);
-                        }
-                    }
-                }
-            }
-            Key::Backspace => {
-                editor.text.pop();
-            }
-            Key::Char(c) if editor.text.len() < MAX_INPUT => editor.text.push(c),
-            _ => {}
-        }
-    }
-}
-
-/// Text typed into the composer is a template if it has a placeholder or looks like a document;
-/// otherwise it names a file.
-fn looks_like_template(text: &str) -> bool {
-    text.contains("{{") || text.starts_with('{') || text.starts_with('[')
 }
 
 /// The next step up or down from `current` in `steps` (sorted), staying within them.
-fn step<T: Copy + PartialOrd>(steps: &[T], current: T, up: bool) -> T {
+pub(crate) fn step<T: Copy + PartialOrd>(steps: &[T], current: T, up: bool) -> T {
     let next = if up {
         steps.iter().find(|s| **s > current)
     } else {
         steps.iter().rev().find(|s| **s < current)
     };
     *next.unwrap_or(&current)
-}
-
-impl App {
-    /// Where the selected shard's advice would split it: by the limit it is nearer in kwb's
-    /// last complete second of sending.
-    pub fn advised_split_at(&self, shard_id: &str) -> Option<HashKey> {
-        let (by_records, by_bytes) = self.sent.split_at;
-        let bytes_bind = self
-            .metrics
-            .shards
-            .get(shard_id)
-            .is_some_and(|m| crate::tui::load::producer(m).bytes_bind());
-        if bytes_bind {
-            by_bytes
-        } else {
-            by_records
-        }
-    }
-
-    /// Plans a split of the selected shard (where its advice would split it, else in the middle)
-    /// or a merge with the next open shard by hash key (the one before, for the last) and asks
-    /// before doing it; a change that cannot be made is said in the events.
-    fn ask_to_reshard(&mut self, split: bool) {
-        if self.resharding {
-            self.event("a reshard is under way: one at a time".into());
-            return;
-        }
-        let open: Vec<&ShardInfo> = self.map.open_shards().collect();
-        let Some(selected) = open.get(self.selected) else {
-            return;
-        };
-        let change = if split {
-            // Advice of a shard the map has moved on from falls back to the middle.
-            let at = self.advised_split_at(&selected.shard_id);
-            Reshard::Split {
-                shard: selected.shard_id.clone(),
-                at: at.filter(|k| selected.contains(*k) && k.0 > selected.starting_hash_key),
-            }
-        } else {
-            let neighbour = open
-                .get(self.selected + 1)
-                .or_else(|| open.get(self.selected.wrapping_sub(1)));
-            let Some(neighbour) = neighbour else {
-                self.event("a stream of one open shard has nothing to merge".into());
-                return;
-            };
-            Reshard::Merge {
-                shard: selected.shard_id.clone(),
-                adjacent: neighbour.shard_id.clone(),
-            }
-        };
-        match plan(&self.stream, &self.map, &change) {
-            Ok(plan) => self.confirm = Some(Confirm::Reshard(plan)),
-            Err(e) => self.event(e.to_string()),
-        }
-    }
 }
 
 fn cycle<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
@@ -648,22 +248,7 @@ pub fn update(app: &mut App, msg: Msg) {
             app.map = map;
             app.event("shard map refreshed".into());
         }
-        Msg::TemplateLoaded(path, result) => {
-            let parsed = result.and_then(|text| {
-                Template::parse(text.trim_end())
-                    .map(|_| text)
-                    .map_err(|e| e.to_string())
-            });
-            match parsed {
-                Ok(text) => {
-                    app.source = SourceChoice::Custom {
-                        name: path.display().to_string(),
-                        text,
-                    }
-                }
-                Err(e) => app.event(format!("template {}: {e}", path.display())),
-            }
-        }
+        Msg::TemplateLoaded(path, result) => app.template_loaded(path, result),
         Msg::Server(metrics) => {
             if !app.frozen {
                 app.server = Some(metrics);
@@ -693,18 +278,7 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Key(key) if app.editor.is_some() => app.edit_key(key),
-        Msg::Key(key) if app.confirm.is_some() => {
-            let confirm = app.confirm.take();
-            if key == Key::Char('y') {
-                app.effects.push(match confirm {
-                    Some(Confirm::Reshard(plan)) => {
-                        app.resharding = true;
-                        Effect::Reshard(plan)
-                    }
-                    _ => Effect::EnableShardMetrics,
-                });
-            }
-        }
+        Msg::Key(key) if app.confirm.is_some() => app.answer(key),
         Msg::Key(key) if app.help => {
             if matches!(key, Key::Char('?') | Key::Esc | Key::Char('q')) {
                 app.help = false;
@@ -759,34 +333,14 @@ fn on_key(app: &mut App, key: Key) {
     }
 }
 
-/// Every key and what it does, for the help overlay.
-pub const KEYS: &[(&str, &str)] = &[
-    ("space", "start or pause sending"),
-    ("+ / -", "raise or lower the rate"),
-    ("k", "next key strategy"),
-    ("t", "next record source (sized, shipped templates)"),
-    ("a", "aggregation on or off"),
-    ("o / b", "send one record / a burst now"),
-    ("tab", "next pane: shards, composer, keys, sending"),
-    ("arrows", "in the focused pane: shard, template/size,"),
-    ("", "strategy, or setting (up/down) and value"),
-    ("e / enter", "edit: template or file, strategy, setting"),
-    ("c / w", "chart: what it plots / how far back"),
-    ("s", "numbers of: kwb's producer, the stream, both"),
-    ("m", "turn on CloudWatch shard metrics (asks)"),
-    ("S / M", "split the selected shard where the advice"),
-    ("", "says (else its middle) / merge it with the"),
-    ("", "next one (each asks first)"),
-    ("f", "freeze the display (sending goes on)"),
-    ("mouse", "click a shard, a pane or a setting"),
-    ("?", "this help"),
-    ("q / esc", "quit: sends what is pending first;"),
-    ("", "pressed again, quits at once"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::builtin::TEMPLATES;
+    use crate::kinesis::hash_key::HashKey;
+    use crate::tui::pane::composer::SIZES;
+    use crate::tui::pane::sending::RATES;
+    use std::time::Duration;
 
     fn app() -> App {
         App::new("s", "t", Arc::new(ShardMap::even_split(4)))

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod keylog;
 pub mod load;
+pub mod pane;
 pub mod sender;
 pub mod view;
 
