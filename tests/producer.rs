@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::proxy::Fault;
-use kwb::producer::config::ProducerConfig;
+use kwb::producer::config::{Api, ProducerConfig, Tuning};
 use kwb::producer::outcome::{FailureReason, Outcome};
 use kwb::producer::record::NewRecord;
 use kwb::producer::{Producer, PutError};
@@ -193,4 +193,58 @@ async fn commands_that_create_the_same_stream_at_once_all_succeed() {
             .unwrap()
             .expect("the stream exists and is active");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_the_api_while_sending_keeps_every_record_once() {
+    let stream = "ways";
+    let (t, producer) = common::producer(stream, 2, ProducerConfig::default()).await;
+    let start = producer.metrics().snapshot(0).requests;
+    let ways = [
+        (Api::PutRecords, true),
+        (Api::PutRecord, false),
+        (Api::PutRecords, false),
+    ];
+    let mut pending = Vec::new();
+    let mut calls = Vec::new();
+    for (phase, (api, aggregation)) in ways.into_iter().enumerate() {
+        let before = producer.metrics().snapshot(0).requests;
+        producer
+            .tune(Tuning {
+                api,
+                aggregation,
+                ..ProducerConfig::default().tuning()
+            })
+            .unwrap();
+        // Put without waiting: the switch lands while records of the last phase are buffered.
+        for i in 0..300u64 {
+            let seq = phase as u64 * 300 + i;
+            let record = NewRecord::new(
+                format!("key-{}", seq % 37),
+                format!("{seq} way").into_bytes(),
+            );
+            pending.push(producer.put(record).await.unwrap());
+        }
+        producer.flush().await;
+        calls.push(producer.metrics().snapshot(0).requests - before);
+    }
+    for outcome in pending {
+        assert!(outcome.await.is_delivered());
+    }
+    let requests = producer.metrics().snapshot(0).requests - start;
+    producer.shutdown(Duration::from_secs(5)).await;
+    assert!(calls[1] >= 300, "one PutRecord call a record: {calls:?}");
+    // Plain records are paced by the shards' records limit, so their batches are smaller.
+    assert!(
+        calls[0] < 30 && calls[2] < 200,
+        "PutRecords batches: {calls:?}"
+    );
+    let counted = common::counts_of(&t.server.endpoint(), stream).await.calls;
+    assert_eq!(counted.put_record + counted.put_records, requests);
+    assert!(counted.put_record >= 300, "{counted:?}");
+    let mut seen = vec![0u32; 900];
+    for r in common::read_all(&t.connection.admin, stream).await {
+        seen[common::payload_seq(&r.data) as usize] += 1;
+    }
+    assert!(seen.iter().all(|&n| n == 1), "every record read back once");
 }

@@ -5,15 +5,9 @@ use crate::common;
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use common::counts_of;
 use kwb::kinesis::server_metrics::{fetch, ServerSnapshot};
 use std::collections::BTreeMap;
-
-/// The last minute of a stream's counts from a server.
-async fn counts_of(endpoint: &str, stream: &str) -> ServerSnapshot {
-    fetch(endpoint, stream, 60, std::time::Duration::from_secs(10))
-        .await
-        .unwrap()
-}
 
 /// Per shard: records accepted, their bytes (key + data), records throttled.
 type Counts = BTreeMap<String, (u64, u64, u64)>;

@@ -113,6 +113,8 @@ pub struct ConfigError {
 /// The settings that may change while the producer runs (the workbench's keys change them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tuning {
+    /// PutRecords, or one PutRecord call a record (aggregation off while it is chosen).
+    pub api: Api,
     pub aggregation: bool,
     pub max_buffered_time: Duration,
     pub rate_limit_percent: f64,
@@ -121,6 +123,7 @@ pub struct Tuning {
 impl ProducerConfig {
     pub fn tuning(&self) -> Tuning {
         Tuning {
+            api: self.api,
             aggregation: self.aggregation,
             max_buffered_time: self.max_buffered_time,
             rate_limit_percent: self.rate_limit_percent,
@@ -134,7 +137,8 @@ impl ProducerConfig {
             max_buffered_time: tuning.max_buffered_time,
             rate_limit_percent: tuning.rate_limit_percent,
             ..self.clone()
-        };
+        }
+        .with_api(tuning.api);
         config.validate()?;
         Ok(config)
     }

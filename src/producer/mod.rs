@@ -544,8 +544,15 @@ impl Driver {
             self.stream.clone(),
             self.config.request_timeout,
         );
+        // A batch collected for PutRecords before the API changed still goes as one request.
         let task = match self.config.api {
-            Api::PutRecords => {
+            Api::PutRecord if batch.len() == 1 => {
+                let entry = sender::Entry::of(&batch[0]);
+                self.in_flight.spawn(async move {
+                    sender::put_record(&client, &stream, entry, timeout).await
+                })
+            }
+            _ => {
                 let entries = match sender::request_entries(&batch) {
                     Ok(entries) => entries,
                     Err(error) => {
@@ -554,13 +561,6 @@ impl Driver {
                 };
                 self.in_flight.spawn(async move {
                     sender::put_records(&client, &stream, entries, timeout).await
-                })
-            }
-            // One record a batch (see `ProducerConfig::with_api`).
-            Api::PutRecord => {
-                let entry = sender::Entry::of(&batch[0]);
-                self.in_flight.spawn(async move {
-                    sender::put_record(&client, &stream, entry, timeout).await
                 })
             }
         };

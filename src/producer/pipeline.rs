@@ -143,6 +143,14 @@ impl Pipeline {
 
     /// Takes new settings (see `Producer::tune`); each shard's limiter keeps its throttling state.
     pub fn set_config(&mut self, config: ProducerConfig) {
+        // A new request size (PutRecord's one record, or PutRecords' again) starts a new batch:
+        // the one being collected goes as it was collected.
+        if config.collection_max_count != self.config.collection_max_count {
+            if !self.collector.is_empty() {
+                self.ready.push_back(self.collector.take());
+            }
+            self.collector = Collector::new(config.collection_max_count, config.max_request_bytes);
+        }
         for shard in &mut self.shards {
             shard
                 .limiter
@@ -877,7 +885,7 @@ fn close_aggregate(shard: &mut ShardState, ttl: Duration) {
 mod tests {
     use super::*;
     use crate::kinesis::shard_map::ShardInfo;
-    use crate::producer::config::Tuning;
+    use crate::producer::config::{Api, Tuning};
     use crate::producer::record::NewRecord;
     use std::time::Duration;
     use tokio::sync::oneshot::{self, Receiver};
@@ -1338,6 +1346,7 @@ mod tests {
         let _rx: Vec<_> = keys[..2].iter().map(|k| put(&mut p, k, t0)).collect();
         let tuned = ProducerConfig::default()
             .tuned(Tuning {
+                api: Api::PutRecords,
                 aggregation: false,
                 max_buffered_time: Duration::from_millis(5),
                 rate_limit_percent: 50.0,
@@ -1366,6 +1375,39 @@ mod tests {
             "the aggregate made before the change keeps going"
         );
         assert_eq!(late[0].members.len(), 2);
+    }
+
+    #[test]
+    fn switching_to_put_record_sends_the_batch_collected_so_far_and_then_one_a_request() {
+        let t0 = Instant::now();
+        let plain = ProducerConfig {
+            aggregation: false,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(4, plain.clone()).without_rate_limits();
+        let _before: Vec<_> = ["a", "b", "c"].iter().map(|k| put(&mut p, k, t0)).collect();
+        assert!(p.poll(t0, usize::MAX).is_empty(), "they wait to be batched");
+        let one_a_call = Tuning {
+            api: Api::PutRecord,
+            ..plain.tuning()
+        };
+        p.set_config(plain.tuned(one_a_call).unwrap());
+        let collected = p.poll(t0, usize::MAX);
+        assert_eq!(
+            collected.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![3],
+            "the batch collected before the change goes as it was"
+        );
+        let _after: Vec<_> = ["d", "e"].iter().map(|k| put(&mut p, k, t0)).collect();
+        let single = p.poll(t0 + SEC, usize::MAX);
+        assert_eq!(single.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
+        p.set_config(plain.tuned(plain.tuning()).unwrap());
+        let _back: Vec<_> = ["f", "g"]
+            .iter()
+            .map(|k| put(&mut p, k, t0 + SEC))
+            .collect();
+        let batched = p.poll(t0 + 2 * SEC, usize::MAX);
+        assert_eq!(batched.iter().map(Vec::len).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

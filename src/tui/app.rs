@@ -302,7 +302,7 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('t') => app.step_source(true),
         Key::Char('+') | Key::Char('=') => app.step_rate(true),
         Key::Char('-') => app.step_rate(false),
-        Key::Char('a') => app.step_setting(Setting::Aggregation, true),
+        Key::Char('a') => app.toggle_aggregation(),
         Key::Char('b') => app.extra += app.burst_size,
         Key::Char('o') => app.extra += 1,
         Key::Char('f') => app.frozen = !app.frozen,
@@ -338,6 +338,7 @@ mod tests {
     use super::*;
     use crate::compose::builtin::TEMPLATES;
     use crate::kinesis::hash_key::HashKey;
+    use crate::producer::config::Api;
     use crate::tui::pane::composer::SIZES;
     use crate::tui::pane::sending::RATES;
     use std::time::Duration;
@@ -437,6 +438,47 @@ mod tests {
         assert!(!a.tuning.aggregation);
         press(&mut a, 'a');
         assert!(a.tuning.aggregation);
+    }
+
+    #[test]
+    fn the_api_setting_steps_through_the_three_ways_to_produce() {
+        let mut a = app();
+        a.focus = Pane::Sending;
+        key(&mut a, Key::Down);
+        assert_eq!(a.setting, Setting::Api);
+        let mut seen = vec![a.setting_value(Setting::Api)];
+        for _ in 0..3 {
+            key(&mut a, Key::Right);
+            seen.push(a.setting_value(Setting::Api));
+        }
+        assert_eq!(
+            seen,
+            ["aggregated", "PutRecords", "PutRecord", "aggregated"]
+        );
+        key(&mut a, Key::Left);
+        assert_eq!(
+            (a.tuning.api, a.tuning.aggregation),
+            (Api::PutRecord, false)
+        );
+        assert!(ProducerConfig::default().tuned(a.tuning).is_ok());
+        // From PutRecord, `a` turns aggregation on (PutRecords again).
+        press(&mut a, 'a');
+        assert_eq!(
+            (a.tuning.api, a.tuning.aggregation),
+            (Api::PutRecords, true)
+        );
+        key(&mut a, Key::Enter);
+        a.editor.as_mut().unwrap().text.clear();
+        type_in(&mut a, "put-record");
+        assert_eq!(a.tuning.api, Api::PutRecord);
+        key(&mut a, Key::Enter);
+        a.editor.as_mut().unwrap().text.clear();
+        type_in(&mut a, "sometimes");
+        let error = a.editor.as_ref().unwrap().error.clone().unwrap();
+        assert!(
+            error.contains("aggregated, put-records or put-record"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use kwb::kinesis::client::{connect, Connection, TargetArgs};
 use kwb::kinesis::embedded::{EmbeddedOptions, EmbeddedServer};
 use kwb::kinesis::reader::{read, ReadOptions, ReadRecord, StartAt};
 use kwb::kinesis::reshard::Reshard;
+use kwb::kinesis::server_metrics::{fetch, ServerSnapshot};
 use kwb::kinesis::shard_map::{list_shards, ShardMap};
 
 /// A server of its own for one test, and clients pointed at `endpoint` (the server itself, or a
@@ -193,6 +194,13 @@ pub async fn read_all(client: &Client, stream: &str) -> Vec<ReadRecord> {
 }
 
 /// The sequence number a payload made by `compose::payload::Payloads` starts with.
+/// The last minute of a stream's counts from an embedded server.
+pub async fn counts_of(endpoint: &str, stream: &str) -> ServerSnapshot {
+    fetch(endpoint, stream, 60, std::time::Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
 pub fn payload_seq(data: &[u8]) -> u64 {
     let text = std::str::from_utf8(data).expect("utf-8 payload");
     text.split(' ')

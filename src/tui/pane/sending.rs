@@ -1,7 +1,9 @@
-//! The sending pane: the rate and the producer settings, stepped with the arrows or typed in.
+//! The sending pane: the rate and the producer settings, stepped with the arrows or typed in;
+//! among them the three ways to produce (aggregated records in PutRecords, plain PutRecords, one
+//! PutRecord call a record), switched while sending so their costs show side by side.
 
 use crate::compose::rate::RateShape;
-use crate::producer::config::ProducerConfig;
+use crate::producer::config::{Api, ProducerConfig, Tuning};
 use crate::tui::app::{step, App, Pane};
 use crate::tui::view::pane_block;
 use ratatui::layout::Rect;
@@ -23,7 +25,8 @@ const BURSTS: &[u64] = &[1, 10, 100, 1_000, 10_000, 100_000];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
     Rate,
-    Aggregation,
+    /// How records go: aggregated in PutRecords, plain PutRecords, or PutRecord.
+    Api,
     BufferTime,
     RateLimit,
     Burst,
@@ -31,7 +34,7 @@ pub enum Setting {
 
 pub const SETTINGS: [Setting; 5] = [
     Setting::Rate,
-    Setting::Aggregation,
+    Setting::Api,
     Setting::BufferTime,
     Setting::RateLimit,
     Setting::Burst,
@@ -41,15 +44,45 @@ impl Setting {
     pub fn name(self) -> &'static str {
         match self {
             Setting::Rate => "rate",
-            Setting::Aggregation => "aggregation",
-            Setting::BufferTime => "buffer time",
+            Setting::Api => "api",
+            Setting::BufferTime => "buffer",
             Setting::RateLimit => "rate limit",
             Setting::Burst => "burst (b)",
         }
     }
 }
 
+/// The ways to produce, as shown and as they may be typed.
+const WAYS: [(&str, &[&str]); 3] = [
+    ("aggregated", &["aggregated", "kpl", "on"]),
+    ("PutRecords", &["putrecords", "put-records", "off"]),
+    ("PutRecord", &["putrecord", "put-record"]),
+];
+
+/// Which of `WAYS` a tuning sends by.
+fn way(tuning: &Tuning) -> usize {
+    match (tuning.api, tuning.aggregation) {
+        (Api::PutRecord, _) => 2,
+        (Api::PutRecords, true) => 0,
+        (Api::PutRecords, false) => 1,
+    }
+}
+
+fn set_way(tuning: &mut Tuning, way: usize) {
+    (tuning.api, tuning.aggregation) = match way {
+        0 => (Api::PutRecords, true),
+        1 => (Api::PutRecords, false),
+        _ => (Api::PutRecord, false),
+    };
+}
+
 impl App {
+    /// `a`: aggregation on, or off (plain PutRecords); from PutRecord, on.
+    pub(crate) fn toggle_aggregation(&mut self) {
+        let on = way(&self.tuning) == 0;
+        set_way(&mut self.tuning, if on { 1 } else { 0 });
+    }
+
     /// The current value of a setting, as shown and as the editor starts from.
     pub fn setting_value(&self, setting: Setting) -> String {
         match setting {
@@ -57,7 +90,7 @@ impl App {
                 RateShape::Constant(r) => format!("{r}"),
                 ref shape => shape.to_string(),
             },
-            Setting::Aggregation => if self.tuning.aggregation { "on" } else { "off" }.into(),
+            Setting::Api => WAYS[way(&self.tuning)].0.into(),
             Setting::BufferTime => format!("{}ms", self.tuning.max_buffered_time.as_millis()),
             Setting::RateLimit => format!("{}%", self.tuning.rate_limit_percent),
             Setting::Burst => self.burst_size.to_string(),
@@ -76,7 +109,11 @@ impl App {
         let mut tuning = self.tuning;
         match setting {
             Setting::Rate => self.step_rate(up),
-            Setting::Aggregation => tuning.aggregation = !tuning.aggregation,
+            Setting::Api => {
+                let n = WAYS.len();
+                let next = (way(&tuning) + if up { 1 } else { n - 1 }) % n;
+                set_way(&mut tuning, next);
+            }
             Setting::BufferTime => {
                 let ms = self.tuning.max_buffered_time.as_millis() as u64;
                 tuning.max_buffered_time = Duration::from_millis(step(BUFFER_MS, ms, up));
@@ -94,12 +131,15 @@ impl App {
         let mut tuning = self.tuning;
         match setting {
             Setting::Rate => self.shape = text.parse().map_err(|e| format!("{e}"))?,
-            Setting::Aggregation => {
-                tuning.aggregation = match text {
-                    "on" | "true" | "yes" => true,
-                    "off" | "false" | "no" => false,
-                    _ => return Err(format!("aggregation {text:?}: use on or off")),
-                }
+            Setting::Api => {
+                let typed = text.to_ascii_lowercase();
+                let i = WAYS
+                    .iter()
+                    .position(|(_, names)| names.contains(&typed.as_str()))
+                    .ok_or_else(|| {
+                        format!("api {text:?}: aggregated, put-records or put-record")
+                    })?;
+                set_way(&mut tuning, i);
             }
             Setting::BufferTime => {
                 let with_unit = if text.chars().all(|c| c.is_ascii_digit()) {
@@ -145,7 +185,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 (Setting::Rate, RateShape::Constant(_)) => "/s",
                 _ => "",
             };
-            let text = format!(" {:<12}{}{unit}", s.name(), app.setting_value(*s));
+            let text = format!(" {:<11}{}{unit}", s.name(), app.setting_value(*s));
             if app.focus == Pane::Sending && *s == app.setting {
                 Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
             } else {
