@@ -16,11 +16,13 @@
 //! `errors` formats an error chain for people; `per_second` is the 1-second counter ring every
 //! live metric uses. `kinesis` owns everything that talks to or models the service (clients,
 //! targets, the embedded ferrokinesis server, stream admin); `producer` owns the KPL-style
-//! pipeline; `compose` makes records; `cli` owns the command line and `tui` the workbench.
+//! pipeline; `compose` makes records; `hot_keys` finds the keys that make a shard hot; `cli` owns the
+//! command line, `tui` the workbench and `demo` the guided scenarios run in it or headless.
 
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod demo;
 pub mod errors;
 pub mod hot_keys;
 pub mod kinesis;

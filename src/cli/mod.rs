@@ -1,6 +1,7 @@
 //! The command line: flags, dispatch, and how errors reach the user.
 
 pub mod config;
+pub mod demo;
 pub mod hotkeys;
 pub mod local;
 pub mod metrics;
@@ -196,6 +197,12 @@ pub enum Command {
         after_help = "Examples:\n  kwb hotkeys\n  kwb hotkeys --stream orders --from 2026-11-25T19:00:00Z --top 10\n  kwb hotkeys --json"
     )]
     Hotkeys(hotkeys::HotKeysArgs),
+    /// Guided scenarios of producing into a stream: list them, open one in the workbench, or
+    /// run one headless and check what each stage claims.
+    #[command(
+        after_help = "Examples:\n  kwb demo\n  kwb demo hot-key\n  kwb demo split-hot-shard --headless\n  kwb demo three-apis --headless --json\n  kwb demo my-scenario.toml"
+    )]
+    Demo(demo::DemoArgs),
 }
 
 /// The stream's shard map, or an error that says ListShards failed and why.
@@ -217,6 +224,7 @@ pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
             &workbench.stream,
             workbench.shards,
             cli.seed,
+            None,
         )
         .await;
     };
@@ -231,6 +239,7 @@ pub async fn run(cli: Cli, loaded: config::Loaded) -> anyhow::Result<i32> {
         Command::Read(args) => read::run(&cli.target, args).await,
         Command::Metrics(args) => metrics::run(&cli.target, args).await,
         Command::Hotkeys(args) => hotkeys::run(&cli.target, args).await,
+        Command::Demo(args) => demo::run(&cli.target, args).await,
         Command::Streams(args) => streams::run(&cli.target, args).await,
         Command::Config(args) => config::run(args, &cli.target, loaded),
         Command::Completions { shell } => {

@@ -16,12 +16,14 @@ use crate::tui::keylog::SentView;
 use crate::tui::pane::chart::{ChartKind, CHARTS, WINDOWS};
 use crate::tui::pane::composer::SourceChoice;
 use crate::tui::pane::confirm::Confirm;
+use crate::tui::pane::demo::Demo;
 use crate::tui::pane::editor::Editor;
 use crate::tui::pane::keys::STRATEGIES;
 use crate::tui::pane::sending::{Setting, SETTINGS};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What the sending task should be doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +115,8 @@ pub enum Msg {
     Interrupt,
     /// SIGTERM or SIGHUP: stop now.
     Terminate,
+    /// The clock, once per tick (a demo's stages follow it).
+    Now(Instant),
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +156,8 @@ pub struct App {
     /// Newest first: (message, how many times).
     pub events: VecDeque<(String, u64)>,
     pub effects: Vec<Effect>,
+    /// A guided scenario under way (`kwb demo NAME`).
+    pub demo: Option<Demo>,
     /// Sending has stopped and the workbench quits once nothing is pending.
     pub quitting: bool,
     pub quit: bool,
@@ -187,6 +193,7 @@ impl App {
             selected: 0,
             events: VecDeque::new(),
             effects: Vec::new(),
+            demo: None,
             quitting: false,
             quit: false,
         }
@@ -233,6 +240,7 @@ pub fn update(app: &mut App, msg: Msg) {
             on_key(app, Key::Char('q'));
         }
         Msg::Terminate => app.quit = true,
+        Msg::Now(now) => app.demo_tick(now),
         Msg::Metrics(snapshot) => {
             if !app.frozen {
                 app.metrics = snapshot;
@@ -310,6 +318,11 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('w') => app.window = cycle(WINDOWS, app.window, true),
         Key::Char('s') => app.view_source = cycle(&VIEW_SOURCES, app.view_source, true),
         Key::Char('m') => app.confirm = Some(Confirm::EnableShardMetrics),
+        Key::Char('n') => {
+            if let Some(now) = app.demo.as_ref().and_then(|d| d.now) {
+                app.next_stage(now)
+            }
+        }
         Key::Char('S') => app.ask_to_reshard(true),
         Key::Char('M') => app.ask_to_reshard(false),
         Key::Char('e') | Key::Enter => app.open_editor(),

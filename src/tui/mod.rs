@@ -11,36 +11,31 @@ pub mod keylog;
 pub mod load;
 pub mod pane;
 pub mod sender;
+pub mod session;
 pub mod view;
 
 use crate::kinesis::client::{Connection, TargetArgs};
 use crate::kinesis::open::{open_stream, Missing};
-use crate::kinesis::reshard;
-use crate::producer::config::ProducerConfig;
 use crate::producer::metrics::MetricsSnapshot;
-use crate::producer::Producer;
-use crate::stream_metrics::{enable_shard_metrics, shard_metrics_off, watch, Source};
-use app::{update, App, Effect, Key, Msg};
-use keylog::KeyLog;
+use crate::stream_metrics::{shard_metrics_off, watch, Source};
+use app::{update, App, Key, Msg};
+use pane::demo::Demo;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, KeyModifiers,
     MouseButton, MouseEventKind,
 };
 use ratatui::crossterm::execute;
+use session::Session;
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// Frames at most this often.
 const FRAME: Duration = Duration::from_millis(33);
 /// How often metrics are read while nothing else happens.
 const TICK: Duration = Duration::from_millis(250);
-/// Seconds of per-second history read for the views (the longest chart window).
-const HISTORY: usize = 300;
-/// Keys shown for the selected shard.
-const TOP_KEYS: usize = 5;
 
 fn key_of(code: KeyCode) -> Option<Key> {
     Some(match code {
@@ -98,7 +93,7 @@ fn read_terminal(inbox: mpsc::UnboundedSender<Input>) {
 
 /// Events worth telling: new failed attempts by error, new failures by reason and new throttles
 /// by shard.
-fn changes(before: &MetricsSnapshot, after: &MetricsSnapshot) -> Vec<String> {
+pub(crate) fn changes(before: &MetricsSnapshot, after: &MetricsSnapshot) -> Vec<String> {
     let mut out = Vec::new();
     for (code, errors) in &after.errors_by_code {
         let was = before.errors_by_code.get(code).map_or(0, |e| e.count);
@@ -154,7 +149,7 @@ async fn target_label(connection: &Connection, stream: &str) -> String {
 
 /// Reads the stream's own metrics for the views: the embedded server's counts every second, or
 /// CloudWatch's every minute; a failed reading is an event.
-async fn poll_stream_metrics(
+pub(crate) async fn poll_stream_metrics(
     connection: Arc<Connection>,
     stream: String,
     inbox: mpsc::UnboundedSender<Msg>,
@@ -182,105 +177,33 @@ async fn poll_stream_metrics(
     .await;
 }
 
-/// Does what `update` asked for and could not do itself.
-fn run_effects(
-    app: &mut App,
-    inbox: &mpsc::UnboundedSender<Input>,
-    connection: &Arc<Connection>,
-    producer: &Arc<Producer>,
-) {
-    for effect in app.effects.drain(..) {
-        match effect {
-            Effect::EnableShardMetrics => {
-                let (inbox, connection, stream) =
-                    (inbox.clone(), connection.clone(), app.stream.clone());
-                tokio::spawn(async move {
-                    let said = match enable_shard_metrics(&connection, &stream).await {
-                        Ok(on) => format!("shard-level metrics on: {}", on.join(", ")),
-                        Err(e) => format!("could not turn on shard-level metrics: {e}"),
-                    };
-                    let _ = inbox.send(Input::Msg(Msg::Event(said)));
-                });
-            }
-            Effect::Reshard(plan) => {
-                let (inbox, connection, stream, producer) = (
-                    inbox.clone(),
-                    connection.clone(),
-                    app.stream.clone(),
-                    producer.clone(),
-                );
-                tokio::spawn(async move {
-                    let wait = Duration::from_secs(600);
-                    let said = match reshard::apply(&connection.admin, &stream, &plan, wait).await {
-                        Ok(()) => format!("done: {}", plan.description),
-                        Err(e) => format!("could not reshard: {e}"),
-                    };
-                    // The views follow the new shards now, not at the producer's next read.
-                    producer.refresh_map();
-                    let _ = inbox.send(Input::Msg(Msg::Resharded(said)));
-                });
-            }
-            Effect::LoadTemplate(path) => {
-                let inbox = inbox.clone();
-                tokio::spawn(async move {
-                    let text = tokio::fs::read_to_string(&path)
-                        .await
-                        .map_err(|e| e.to_string());
-                    let _ = inbox.send(Input::Msg(Msg::TemplateLoaded(path, text)));
-                });
-            }
-        }
-    }
-}
-
-/// Opens the workbench on a stream; returns the exit code.
-/// `seed` (else a fresh one) seeds the session's random keys and data.
+/// Opens the workbench on a stream (on a scenario's first stage with `demo`); returns the exit
+/// code. `seed` (else a fresh one) seeds the session's random keys and data.
 pub async fn run(
     target: &TargetArgs,
     stream: &str,
     shards: u32,
     seed: Option<u64>,
+    demo: Option<Demo>,
 ) -> anyhow::Result<i32> {
     let seed = seed.unwrap_or_else(crate::compose::fresh_seed);
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
-            "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help)"
+            "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help), or `kwb demo NAME --headless`"
         );
     }
-    let connection = Arc::new(open_stream(target, stream, shards, Missing::Create).await?);
-    let producer = Arc::new(
-        Producer::start(
-            connection.producer.clone(),
-            stream,
-            ProducerConfig::default(),
-        )
-        .await?,
-    );
-    let keep_alive = connection
-        .is_embedded()
-        .then(|| crate::kinesis::local::keep_alive(connection.admin.clone()));
-    let mut app = App::new(
-        stream,
-        &target_label(&connection, stream).await,
-        producer.shard_map(),
-    );
-    let log = Arc::new(Mutex::new(KeyLog::new(Instant::now())));
-    let (plan_tx, plan_rx) = watch::channel(app.plan());
+    let connection = match &demo {
+        Some(demo) => crate::demo::open(target, stream, &demo.name, &demo.scenario).await?,
+        None => open_stream(target, stream, shards, Missing::Create).await?,
+    };
+    let label = target_label(&connection, stream).await;
+    let (mut session, mut app, mut messages) = Session::start(connection, stream, seed, |map| {
+        let mut app = App::new(stream, &label, map);
+        app.demo = demo;
+        app
+    })
+    .await?;
     let (inbox, mut inputs) = mpsc::unbounded_channel();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let events_tx_for_server = events_tx.clone();
-    let sender = tokio::spawn(sender::run(
-        producer.clone(),
-        plan_rx,
-        log.clone(),
-        events_tx,
-        seed,
-    ));
-    let server = tokio::spawn(poll_stream_metrics(
-        connection.clone(),
-        stream.to_string(),
-        events_tx_for_server,
-    ));
     // Signals end the workbench like its keys do, so the terminal is restored and the pending
     // records reported: SIGINT as Ctrl-C, SIGTERM and SIGHUP as a second q.
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -291,8 +214,6 @@ pub async fn run(
     capture_mouse();
     let mut tick = tokio::time::interval(TICK);
     let mut last_draw = Instant::now() - FRAME;
-    let mut previous = MetricsSnapshot::default();
-    let mut tuning = app.tuning;
     // Whether the screen is out of date; frames are drawn at most every FRAME.
     let mut stale = true;
     let drawn = loop {
@@ -312,45 +233,15 @@ pub async fn run(
                 }
                 Input::Resize => {}
             },
-            Some(msg) = events.recv() => update(&mut app, msg),
+            Some(msg) = messages.recv() => update(&mut app, msg),
             _ = interrupt.recv() => update(&mut app, Msg::Interrupt),
             _ = terminate.recv() => update(&mut app, Msg::Terminate),
             _ = hangup.recv() => update(&mut app, Msg::Terminate),
-            _ = tick.tick() => {
-                let snapshot = producer.metrics().snapshot(HISTORY);
-                for event in changes(&previous, &snapshot) {
-                    update(&mut app, Msg::Event(event));
-                }
-                // With nothing new (idle), the tick draws nothing.
-                dirty = snapshot.shards != previous.shards
-                    || snapshot.failed_by_reason != previous.failed_by_reason;
-                previous = snapshot.clone();
-                update(&mut app, Msg::Metrics(snapshot));
-                let selected = app.map.open_shards().nth(app.selected).map(|s| s.shard_id.as_str());
-                let sent = log.lock().expect("key log").view(selected, TOP_KEYS);
-                dirty |= sent != app.sent;
-                update(&mut app, Msg::Sent(sent));
-                let map = producer.shard_map();
-                if !Arc::ptr_eq(&map, &app.map) {
-                    dirty = true;
-                    update(&mut app, Msg::ShardMap(map));
-                }
-            }
+            // With nothing new (idle), the tick draws nothing.
+            _ = tick.tick() => dirty = session.tick(&mut app),
         }
-        run_effects(&mut app, &inbox, &connection, &producer);
-        if app.tuning != tuning {
-            tuning = app.tuning;
-            if let Err(e) = producer.tune(tuning) {
-                update(&mut app, Msg::Event(e.to_string()));
-            }
-        }
-        plan_tx.send_if_modified(|plan| {
-            let next = app.plan();
-            let changed = *plan != next;
-            *plan = next;
-            changed
-        });
-        if app.quit || (app.quitting && producer.outstanding() == 0) {
+        session.follow(&mut app);
+        if app.quit || (app.quitting && session.outstanding() == 0) {
             break Ok(());
         }
         stale |= dirty;
@@ -365,26 +256,14 @@ pub async fn run(
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     drop(inputs);
-    if let Some(task) = keep_alive {
-        task.abort();
-    }
-    server.abort();
-    drop(plan_tx);
-    let _ = sender.await;
     drawn?;
-    let producer = Arc::try_unwrap(producer)
-        .map_err(|_| anyhow::anyhow!("the sender still holds the producer"))?;
     // A second q means now: what is still pending is reported undelivered at once.
     let grace = if app.quit {
         Duration::ZERO
     } else {
         Duration::from_secs(10)
     };
-    let metrics = producer.metrics().clone();
-    let report = producer.shutdown(grace).await;
-    // Counted after the shutdown: every record accepted is in ok or failed (those undelivered
-    // at exit among the failed).
-    let snapshot = metrics.snapshot(0);
+    let (snapshot, report) = session.finish(grace).await?;
     println!(
         "{}: ok {} failed {} throttled {}{} (seed {seed})",
         stream,

@@ -8,7 +8,7 @@ use crate::tui::app::{App, Hit, Pane};
 use crate::tui::load;
 use crate::tui::pane::sending::SETTINGS;
 use crate::tui::pane::{
-    chart, composer, confirm, editor, events, help, keys, sending, status, strip, table,
+    chart, composer, confirm, demo, editor, events, help, keys, sending, status, strip, table,
 };
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -58,10 +58,11 @@ struct Regions {
     table: Rect,
     chart: Option<Rect>,
     events: Rect,
+    demo: Option<Rect>,
 }
 
 impl Regions {
-    fn of(area: Rect) -> Regions {
+    fn of(area: Rect, demo: bool) -> Regions {
         let tall = area.height >= 30;
         let [status, strip, controls, middle, events] = Layout::vertical([
             Constraint::Length(2),
@@ -78,6 +79,9 @@ impl Regions {
             Constraint::Ratio(3, 10),
         ])
         .areas(controls);
+        // A demo's explanation takes the composer's and the key strategy's place (the status
+        // bar still names the strategy).
+        let demo = demo.then(|| composer.union(keys));
         let (table, chart) = if middle.width >= CHART_MIN_WIDTH {
             let [table, chart] =
                 Layout::horizontal([Constraint::Length(72), Constraint::Min(38)]).areas(middle);
@@ -94,16 +98,22 @@ impl Regions {
             table,
             chart,
             events,
+            demo,
         }
     }
 }
 
 pub fn view(app: &App, frame: &mut Frame) {
-    let r = Regions::of(frame.area());
+    let r = Regions::of(frame.area(), app.demo.is_some());
     status::draw(app, frame, r.status);
     strip::draw(app, frame, r.strip);
-    composer::draw(app, frame, r.composer);
-    keys::draw(app, frame, r.keys);
+    match r.demo {
+        Some(area) => demo::draw(app, frame, area),
+        None => {
+            composer::draw(app, frame, r.composer);
+            keys::draw(app, frame, r.keys);
+        }
+    }
     sending::draw(app, frame, r.sending);
     table::draw(app, frame, r.table);
     if let Some(area) = r.chart {
@@ -123,7 +133,7 @@ pub fn view(app: &App, frame: &mut Frame) {
 
 /// What a mouse click at `(x, y)` on a screen of `area` points at.
 pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Hit> {
-    let r = Regions::of(area);
+    let r = Regions::of(area, app.demo.is_some());
     let at = Position::new(x, y);
     let inner = |rect: Rect| Block::new().borders(Borders::ALL).inner(rect);
     if inner(r.strip).contains(at) && y == inner(r.strip).y {
@@ -147,6 +157,9 @@ pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Hit> {
         return SETTINGS
             .get((y - inner(r.sending).y) as usize)
             .map(|s| Hit::Setting(*s));
+    }
+    if r.demo.is_some_and(|demo| demo.contains(at)) {
+        return None;
     }
     [
         (r.composer, Pane::Composer),
@@ -455,7 +468,7 @@ mod tests {
     fn clicks_find_the_shard_under_the_mouse() {
         let app = app(&[(3, shard(900, 900, 1000, 0))]);
         let area = Rect::new(0, 0, 120, 40);
-        let r = Regions::of(area);
+        let r = Regions::of(area, app.demo.is_some());
         let strip_y = r.strip.y + 1;
         // The strip is 118 columns inside its border: four shards of about 30 columns.
         assert_eq!(hit(&app, area, 1, strip_y), Some(Hit::Shard(0)));

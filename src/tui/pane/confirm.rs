@@ -22,14 +22,26 @@ impl App {
     /// or a merge with the next open shard by hash key (the one before, for the last) and asks
     /// before doing it; a change that cannot be made is said in the events.
     pub(crate) fn ask_to_reshard(&mut self, split: bool) {
+        if let Some(plan) = self.plan_reshard(split) {
+            self.confirm = Some(Confirm::Reshard(plan));
+        }
+    }
+
+    /// Splits the selected shard as `S` would, without asking (a scenario's stage said so).
+    pub(crate) fn reshard_selected_now(&mut self) {
+        if let Some(plan) = self.plan_reshard(true) {
+            self.resharding = true;
+            self.effects.push(Effect::Reshard(plan));
+        }
+    }
+
+    fn plan_reshard(&mut self, split: bool) -> Option<Plan> {
         if self.resharding {
             self.event("a reshard is under way: one at a time".into());
-            return;
+            return None;
         }
         let open: Vec<&ShardInfo> = self.map.open_shards().collect();
-        let Some(selected) = open.get(self.selected) else {
-            return;
-        };
+        let selected = open.get(self.selected)?;
         let change = if split {
             // Advice of a shard the map has moved on from falls back to the middle.
             let at = self.advised_split_at(&selected.shard_id);
@@ -43,7 +55,7 @@ impl App {
                 .or_else(|| open.get(self.selected.wrapping_sub(1)));
             let Some(neighbour) = neighbour else {
                 self.event("a stream of one open shard has nothing to merge".into());
-                return;
+                return None;
             };
             Reshard::Merge {
                 shard: selected.shard_id.clone(),
@@ -51,8 +63,11 @@ impl App {
             }
         };
         match plan(&self.stream, &self.map, &change) {
-            Ok(plan) => self.confirm = Some(Confirm::Reshard(plan)),
-            Err(e) => self.event(e.to_string()),
+            Ok(plan) => Some(plan),
+            Err(e) => {
+                self.event(e.to_string());
+                None
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod composer;
 pub mod confirm;
+pub mod demo;
 pub mod editor;
 pub mod events;
 pub mod help;

@@ -1,0 +1,154 @@
+//! A guided scenario as its TOML file says it: the stream's shards, then stages, each with an
+//! explanation, how long it runs, what it changes (template or size, key strategy, rate, API,
+//! rate limit, a reshard) and what it claims (see `claims::Expect`). Settings a stage leaves out
+//! carry on from the stage before, as they would in the workbench.
+
+use crate::demo::claims::Expect;
+use crate::kinesis::shard_map::ShardMap;
+use crate::tui::app::App;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Most shards a scenario's stream may have (it is created on the local server).
+const MAX_SHARDS: u32 = 64;
+/// Longest a stage may run, seconds.
+const MAX_STAGE_SECS: f64 = 3600.0;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// One line: what the scenario shows.
+    pub title: String,
+    /// The open shards of its stream when it starts.
+    pub shards: u32,
+    #[serde(rename = "stage")]
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub name: String,
+    /// A few sentences shown beside the live view.
+    pub explain: String,
+    pub seconds: f64,
+    /// Seconds at the start of the stage its claims leave out (the change taking effect).
+    pub settle: Option<f64>,
+    /// A key strategy, as `kwb put --key` takes it.
+    pub key: Option<String>,
+    /// A rate, as `kwb put --rate` takes it (a number is records/s).
+    pub rate: Option<Rate>,
+    /// Payloads of this many bytes.
+    pub size: Option<usize>,
+    /// A shipped template's name, or a template's text.
+    pub template: Option<String>,
+    /// aggregated, put-records or put-record.
+    pub api: Option<String>,
+    /// The producer's rate limit, percent of each shard's limits.
+    pub rate_limit: Option<f64>,
+    /// Done as the stage starts, while sending goes on: `split` (the hottest shard, where its
+    /// advice says) or `scale:N`.
+    pub action: Option<String>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// A rate written as a number or as a shape.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Rate {
+    PerSec(f64),
+    Shape(String),
+}
+
+impl Rate {
+    pub fn spec(&self) -> String {
+        match self {
+            Rate::PerSec(r) => r.to_string(),
+            Rate::Shape(s) => s.clone(),
+        }
+    }
+}
+
+/// A stage's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Split the hottest open shard where its advice says (else in the middle).
+    SplitHottest,
+    /// Make the stream this many open shards of equal ranges.
+    Scale(u32),
+}
+
+impl Stage {
+    pub fn action(&self) -> Result<Option<Action>, String> {
+        let Some(text) = self.action.as_deref() else {
+            return Ok(None);
+        };
+        let count = text.strip_prefix("scale:").map(|n| n.parse::<u32>());
+        match (text, count) {
+            ("split", _) => Ok(Some(Action::SplitHottest)),
+            (_, Some(Ok(n))) if (1..=MAX_SHARDS).contains(&n) => Ok(Some(Action::Scale(n))),
+            _ => Err(format!(
+                "action {text:?}: split (the hottest shard) or scale:N (N from 1 to {MAX_SHARDS})"
+            )),
+        }
+    }
+
+    /// Seconds its claims leave out at its start.
+    pub fn settle(&self) -> f64 {
+        self.settle.unwrap_or((self.seconds / 4.0).min(3.0))
+    }
+}
+
+impl Scenario {
+    /// Reads a scenario and checks every stage's settings as the workbench would apply them
+    /// (`what` names it in errors).
+    pub fn parse(what: &str, text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| format!("{what}: {e}"))?;
+        let fail = |message: String| Err(format!("{what}: {message}"));
+        let within = |message: String| format!("{what}: {message}");
+        if !(1..=MAX_SHARDS).contains(&scenario.shards) {
+            return fail(format!(
+                "shards = {}: a scenario's stream has 1 to {MAX_SHARDS} shards",
+                scenario.shards
+            ));
+        }
+        let mut scratch = App::new(
+            "scenario",
+            "check",
+            Arc::new(ShardMap::even_split(scenario.shards)),
+        );
+        if scenario.stages.is_empty() {
+            return fail("no [[stage]]: a scenario has at least one".into());
+        }
+        for (i, stage) in scenario.stages.iter().enumerate() {
+            let at = format!("stage {} ({:?})", i + 1, stage.name);
+            if !(stage.seconds.is_finite() && (1.0..=MAX_STAGE_SECS).contains(&stage.seconds)) {
+                return fail(format!(
+                    "{at}: seconds = {}: 1 to {MAX_STAGE_SECS}",
+                    stage.seconds
+                ));
+            }
+            if !(0.0..stage.seconds).contains(&stage.settle()) {
+                return fail(format!(
+                    "{at}: settle = {}: 0 to less than the stage's {} seconds",
+                    stage.settle(),
+                    stage.seconds
+                ));
+            }
+            if stage.size.is_some() && stage.template.is_some() {
+                return fail(format!("{at}: size and template: one or the other"));
+            }
+            stage.action().map_err(|e| within(format!("{at}: {e}")))?;
+            // The settings as the workbench applies them, one stage after another.
+            scratch
+                .apply_stage(stage)
+                .map_err(|e| within(format!("{at}: {e}")))?;
+            stage
+                .expect
+                .check()
+                .map_err(|e| within(format!("{at}: expect: {e}")))?;
+        }
+        Ok(scenario)
+    }
+}

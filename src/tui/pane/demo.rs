@@ -1,0 +1,214 @@
+//! The demo pane: a guided scenario running in the workbench. Each stage sets what is sent
+//! (source, key strategy, rate, API, rate limit) and may reshard, and the pane explains it
+//! beside the live view; stages follow each other on their timer, or at once with `n`.
+
+use crate::compose::builtin::TEMPLATES;
+use crate::demo::scenario::{Action, Scenario, Stage};
+use crate::kinesis::reshard::{plan, Reshard};
+use crate::tui::app::{App, Effect};
+use crate::tui::load;
+use crate::tui::pane::composer::SourceChoice;
+use crate::tui::pane::sending::Setting;
+use crate::tui::view::SELECTED_COLOUR;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+use std::time::{Duration, Instant};
+
+/// A scenario under way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Demo {
+    pub name: String,
+    pub scenario: Scenario,
+    /// The stage running (the last one once done).
+    pub stage: usize,
+    /// When it started; none before the first tick.
+    pub started: Option<Instant>,
+    pub now: Option<Instant>,
+    /// Every stage has run.
+    pub done: bool,
+}
+
+impl Demo {
+    pub fn new(name: &str, scenario: Scenario) -> Demo {
+        Demo {
+            name: name.to_string(),
+            scenario,
+            stage: 0,
+            started: None,
+            now: None,
+            done: false,
+        }
+    }
+
+    pub fn current(&self) -> &Stage {
+        &self.scenario.stages[self.stage]
+    }
+
+    /// Time left in the current stage.
+    pub fn left(&self) -> Duration {
+        match (self.started, self.now) {
+            (Some(start), Some(now)) => Duration::from_secs_f64(self.current().seconds)
+                .saturating_sub(now.saturating_duration_since(start)),
+            _ => Duration::from_secs_f64(self.current().seconds),
+        }
+    }
+}
+
+impl App {
+    /// The clock: starts the first stage, and moves on when a stage's time is up.
+    pub(crate) fn demo_tick(&mut self, now: Instant) {
+        let Some(demo) = self.demo.as_mut() else {
+            return;
+        };
+        demo.now = Some(now);
+        if demo.done {
+            return;
+        }
+        match demo.started {
+            None => self.enter_stage(0, now),
+            Some(_) if demo.left().is_zero() => self.next_stage(now),
+            Some(_) => {}
+        }
+    }
+
+    /// `n`: the next stage now; after the last, the demo ends and sending stops.
+    pub(crate) fn next_stage(&mut self, now: Instant) {
+        let Some(demo) = self.demo.as_mut() else {
+            return;
+        };
+        if demo.done || demo.started.is_none() {
+            return;
+        }
+        if demo.stage + 1 < demo.scenario.stages.len() {
+            let next = demo.stage + 1;
+            self.enter_stage(next, now);
+        } else {
+            demo.done = true;
+            self.sending = false;
+            let name = demo.name.clone();
+            self.event(format!(
+                "demo {name} done: sending paused (space sends again)"
+            ));
+        }
+    }
+
+    fn enter_stage(&mut self, i: usize, now: Instant) {
+        let Some(demo) = self.demo.as_mut() else {
+            return;
+        };
+        demo.stage = i;
+        demo.started = Some(now);
+        demo.now = Some(now);
+        let stage = demo.scenario.stages[i].clone();
+        let total = demo.scenario.stages.len();
+        if let Err(e) = self.apply_stage(&stage) {
+            self.event(format!("stage {:?}: {e}", stage.name));
+        }
+        self.sending = !self.quitting;
+        self.event(format!("stage {}/{total}: {}", i + 1, stage.name));
+    }
+
+    /// Sets what a stage sets; settings it leaves out stay as they are.
+    pub(crate) fn apply_stage(&mut self, stage: &Stage) -> Result<(), String> {
+        if let Some(key) = &stage.key {
+            self.set_strategy(key)?;
+        }
+        if let Some(rate) = &stage.rate {
+            self.shape = rate.spec().parse().map_err(|e| format!("{e}"))?;
+        }
+        if let Some(size) = stage.size {
+            self.source = SourceChoice::Sized(size);
+        }
+        if let Some(template) = &stage.template {
+            self.source = match TEMPLATES.iter().position(|(name, _)| name == template) {
+                Some(i) => SourceChoice::Builtin(i),
+                None => {
+                    crate::compose::template::Template::parse(template.trim_end())
+                        .map_err(|e| format!("template: {e}"))?;
+                    SourceChoice::Custom {
+                        name: "(scenario)".into(),
+                        text: template.clone(),
+                    }
+                }
+            };
+        }
+        if let Some(api) = &stage.api {
+            self.apply_setting(Setting::Api, api)?;
+        }
+        if let Some(percent) = stage.rate_limit {
+            self.apply_setting(Setting::RateLimit, &percent.to_string())?;
+        }
+        match stage.action()? {
+            Some(Action::SplitHottest) => {
+                self.select_hottest();
+                self.reshard_selected_now();
+            }
+            Some(Action::Scale(count)) => {
+                match plan(&self.stream, &self.map, &Reshard::Scale { count }) {
+                    Ok(plan) => {
+                        self.resharding = true;
+                        self.effects.push(Effect::Reshard(plan));
+                    }
+                    Err(e) => self.event(e.to_string()),
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Selects the open shard nearest its write limits.
+    fn select_hottest(&mut self) {
+        let hottest = self
+            .map
+            .open_shards()
+            .enumerate()
+            .max_by(|a, b| {
+                let u = |id: &str| load::shown(self, id).utilisation();
+                u(&a.1.shard_id).total_cmp(&u(&b.1.shard_id))
+            })
+            .map(|(i, _)| i);
+        if let Some(i) = hottest {
+            self.selected = i;
+        }
+    }
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(demo) = &app.demo else {
+        return;
+    };
+    let stage = demo.current();
+    let total = demo.scenario.stages.len();
+    let when = if demo.done {
+        "done".to_string()
+    } else if demo.stage + 1 < total {
+        format!("next in {} s (n: now)", demo.left().as_secs())
+    } else {
+        format!("ends in {} s (n: now)", demo.left().as_secs())
+    };
+    let title = format!(
+        " demo {}: stage {}/{total} {}, {when} ",
+        demo.name,
+        demo.stage + 1,
+        stage.name
+    );
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(Style::new().fg(SELECTED_COLOUR))
+        .title(title);
+    let lines = vec![
+        Line::styled(
+            demo.scenario.title.clone(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(stage.explain.trim().to_string(), Color::White),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
+        area,
+    );
+}
