@@ -33,7 +33,7 @@ const NUMBERS: [&str; 12] = [
 ];
 
 /// (subcommand words, numeric flag) pairs the edges are tried on.
-const NUMERIC_FLAGS: [(&[&str], &str); 19] = [
+const NUMERIC_FLAGS: [(&[&str], &str); 20] = [
     (&["put"], "--count"),
     (&["put"], "--duration"),
     (&["put"], "--rate"),
@@ -53,6 +53,7 @@ const NUMERIC_FLAGS: [(&[&str], &str); 19] = [
     (&["serve", "--idle-exit", "1"], "--port"),
     (&["serve"], "--idle-exit"),
     (&["streams", "create", "edges"], "--shards"),
+    (&["demo", "hot-key", "--headless"], "--seed"),
 ];
 
 /// Rate shapes and key strategies with a number at an edge in every position.

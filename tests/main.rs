@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod cli_edges;
 mod cloudwatch;
+mod demo;
 mod faults;
 mod help;
 mod hotkeys;

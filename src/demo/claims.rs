@@ -240,3 +240,98 @@ impl Expect {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::measure::ShardMeasure;
+
+    fn shard(records: u64, limit_use: f64, throttled: u64) -> ShardMeasure {
+        ShardMeasure {
+            records,
+            share: records as f64 / 1000.0,
+            records_per_sec: records as f64 / 10.0,
+            limit_use,
+            throttled,
+            open: true,
+            ..ShardMeasure::default()
+        }
+    }
+
+    /// One hot, throttled shard of four with one key on it.
+    fn hot() -> Measure {
+        Measure {
+            seconds: 10.0,
+            records: 1000,
+            records_per_sec: 100.0,
+            calls_per_record: 0.5,
+            kinesis_records_per_record: 1.0,
+            throttled: 7,
+            failed: 0,
+            open_shards: 4,
+            shards: [
+                ("shardId-0".to_string(), shard(0, 0.0, 0)),
+                ("shardId-1".to_string(), shard(0, 0.0, 0)),
+                ("shardId-2".to_string(), shard(1000, 0.97, 7)),
+                ("shardId-3".to_string(), shard(0, 0.0, 0)),
+            ]
+            .into(),
+            hottest: Some("shardId-2".into()),
+            top_keys: vec![crate::hot_keys::KeyShare {
+                key: "tenant-42".into(),
+                records: 1000,
+                bytes: 100_000,
+                share: 1.0,
+                bytes_share: 1.0,
+                error: 0,
+            }],
+            advice: Some("hot: splitting cannot spread one key".into()),
+            ..Measure::default()
+        }
+    }
+
+    fn verdicts(expect: &str, m: &Measure) -> Vec<(String, bool)> {
+        let expect: Expect = toml::from_str(expect).unwrap();
+        expect
+            .checks(m)
+            .into_iter()
+            .map(|c| (c.claim, c.passed))
+            .collect()
+    }
+
+    #[test]
+    fn each_claim_holds_or_fails_on_its_number() {
+        let m = hot();
+        let held = verdicts(
+            "throttled_shards = 1\nhot_shards = 1\nonly_shards = [\"shardId-2\"]\nmin_throttled = 7\nno_failures = true\nopen_shards = 4\nmin_top_key_share = 0.99\nadvice = \"one key\"\nmax_shard_share = 1.0\nmin_shard_records_per_sec = 100\nmax_calls_per_record = 0.5\nmax_kinesis_records_per_record = 1",
+            &m,
+        );
+        assert!(held.iter().all(|(_, ok)| *ok), "{held:?}");
+        assert_eq!(held.len(), 12);
+        let failed = verdicts(
+            "throttled_shards = 0\nhot_shards = 0\nonly_shards = [\"shardId-1\"]\nmin_throttled = 8\nopen_shards = 2\nmin_top_key_share = 1.01\nadvice = \"aggregation\"\nmax_shard_share = 0.3\nmin_shard_share = 0.2\nmin_records_per_sec = 101\nmax_records_per_sec = 99\nmin_calls_per_record = 0.6",
+            &m,
+        );
+        assert!(failed.iter().all(|(_, ok)| !*ok), "{failed:?}");
+        assert_eq!(failed.len(), 12);
+        let mut broken = m.clone();
+        broken.failed = 3;
+        assert_eq!(
+            verdicts("no_failures = true", &broken),
+            [("no_failures = true".into(), false)]
+        );
+        assert!(verdicts("", &m).is_empty(), "no claims, nothing checked");
+    }
+
+    #[test]
+    fn records_on_no_shard_are_not_only_on_the_named_ones() {
+        let mut idle = hot();
+        for s in idle.shards.values_mut() {
+            s.records = 0;
+        }
+        assert_eq!(
+            verdicts("only_shards = [\"shardId-2\"]", &idle),
+            [("only_shards = [\"shardId-2\"]".into(), false)]
+        );
+    }
+}

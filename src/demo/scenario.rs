@@ -152,3 +152,87 @@ impl Scenario {
         Ok(scenario)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_stage(stage: &str) -> Result<Scenario, String> {
+        let text =
+            format!("title = \"t\"\nshards = 2\n[[stage]]\nname = \"s\"\nexplain = \"e\"\n{stage}");
+        Scenario::parse("my.toml", &text)
+    }
+
+    #[test]
+    fn settings_carry_on_and_a_number_or_a_shape_is_a_rate() {
+        let s = parse_stage("seconds = 5\nrate = 100\n[[stage]]\nname = \"b\"\nexplain = \"e\"\nseconds = 2\nrate = \"ramp:0:100:10\"").unwrap();
+        assert_eq!(s.stages[0].rate, Some(Rate::PerSec(100.0)));
+        assert_eq!(s.stages[1].rate.as_ref().unwrap().spec(), "ramp:0:100:10");
+        assert_eq!(s.stages[0].settle(), 1.25);
+        assert_eq!(s.stages[1].key, None);
+    }
+
+    #[test]
+    fn every_mistake_names_the_file_the_stage_and_the_limit() {
+        for (stage, says) in [
+            ("seconds = 0", "stage 1 (\"s\"): seconds = 0: 1 to 3600"),
+            (
+                "seconds = 5e20",
+                "seconds = 500000000000000000000: 1 to 3600",
+            ),
+            ("seconds = nan", "seconds = NaN: 1 to 3600"),
+            (
+                "seconds = 5\nsettle = 5",
+                "settle = 5: 0 to less than the stage's 5 seconds",
+            ),
+            ("seconds = 5\nsettle = -1", "settle = -1"),
+            (
+                "seconds = 5\nkey = \"hot\"",
+                "--key \"hot\" is not a strategy",
+            ),
+            (
+                "seconds = 5\nrate = -3",
+                "\"-3\" is not a number from 0 to 10000000",
+            ),
+            (
+                "seconds = 5\napi = \"soap\"",
+                "api \"soap\": aggregated, put-records or put-record",
+            ),
+            ("seconds = 5\nrate_limit = 0", "rate_limit_percent"),
+            (
+                "seconds = 5\nsize = 10\ntemplate = \"{{seq}}\"",
+                "size and template: one or the other",
+            ),
+            ("seconds = 5\ntemplate = \"{{nope}}\"", "template:"),
+            (
+                "seconds = 5\naction = \"scale:0\"",
+                "action \"scale:0\": split (the hottest shard) or scale:N",
+            ),
+            ("seconds = 5\naction = \"merge\"", "action \"merge\""),
+            (
+                "seconds = 5\n[stage.expect]\nmax_shard_share = 1.5",
+                "expect: max_shard_share = 1.5: a share from 0 to 1",
+            ),
+            (
+                "seconds = 5\n[stage.expect]\nmin_records_per_sec = -1",
+                "min_records_per_sec = -1: a number from 0 up",
+            ),
+            (
+                "seconds = 5\n[stage.expect]\nthrottles = 1",
+                "unknown field `throttles`",
+            ),
+            ("seconds = 5\nspeed = 2", "unknown field `speed`"),
+        ] {
+            let error = parse_stage(stage).unwrap_err();
+            assert!(error.starts_with("my.toml: "), "{error}");
+            assert!(error.contains(says), "{stage:?}: {error}");
+        }
+        let none = Scenario::parse("x", "title = \"t\"\nshards = 1\nstage = []").unwrap_err();
+        assert!(none.contains("no [[stage]]"), "{none}");
+        let shards = Scenario::parse("x", "title = \"t\"\nshards = 0\nstage = []").unwrap_err();
+        assert!(
+            shards.contains("shards = 0: a scenario's stream has 1 to 64 shards"),
+            "{shards}"
+        );
+    }
+}

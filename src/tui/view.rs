@@ -356,6 +356,19 @@ mod tests {
         let mut reshard = app(&[(2, shard(9000, 20, 1_040_000, 0))]);
         reshard.selected = 2;
         press(&mut reshard, Key::Char('S'));
+        let mut merge = app(&[(2, shard(200, 200, 20_000, 0))]);
+        merge.selected = 2;
+        press(&mut merge, Key::Char('M'));
+        let mut metrics = app(&[]);
+        press(&mut metrics, Key::Char('m'));
+        // The hot-key scenario in its second stage, its first keys' numbers on the screen.
+        let (name, scenario) = crate::demo::find("hot-key").unwrap();
+        let mut demo = app(&[(2, shard(1000, 1000, 120_000, 500))]);
+        demo.demo = Some(crate::tui::pane::demo::Demo::new(&name, scenario));
+        let t0 = std::time::Instant::now();
+        update(&mut demo, Msg::Now(t0));
+        update(&mut demo, Msg::Now(t0 + Duration::from_secs(8)));
+        update(&mut demo, Msg::Now(t0 + Duration::from_secs(11)));
         let mut editing = app(&[]);
         editing.focus = crate::tui::app::Pane::Keys;
         press(&mut editing, Key::Enter);
@@ -371,6 +384,9 @@ mod tests {
             ("editing", &editing),
             ("other_producers", &others),
             ("reshard", &reshard),
+            ("merge", &merge),
+            ("metrics_question", &metrics),
+            ("demo", &demo),
         ] {
             for (w, h) in [(80, 24), (120, 40)] {
                 insta::assert_snapshot!(format!("tui_{name}_{w}x{h}"), draw(app, w, h));

@@ -200,15 +200,95 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .border_style(Style::new().fg(SELECTED_COLOUR))
         .title(title);
-    let lines = vec![
-        Line::styled(
+    let mut lines = Vec::new();
+    // The scenario's title where there is room for it besides the explanation.
+    if block.inner(area).height >= 6 {
+        lines.push(Line::styled(
             demo.scenario.title.clone(),
             Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    lines.extend([
+        // The file's line breaks are only where its lines ended: the pane wraps anew.
+        Line::styled(
+            stage
+                .explain
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            Color::White,
         ),
-        Line::styled(stage.explain.trim().to_string(), Color::White),
-    ];
+    ]);
     frame.render_widget(
         Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{find, SHIPPED};
+    use crate::kinesis::shard_map::ShardMap;
+    use crate::tui::app::{update, Key, Msg};
+    use crate::tui::view::view;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::sync::Arc;
+
+    #[test]
+    fn stages_follow_their_timer_or_n_and_the_demo_ends_paused() {
+        let (name, scenario) = find("split-hot-shard").unwrap();
+        let mut app = App::new("s", "t", Arc::new(ShardMap::even_split(1)));
+        app.demo = Some(Demo::new(&name, scenario));
+        let t0 = Instant::now();
+        update(&mut app, Msg::Now(t0));
+        let demo = app.demo.as_ref().unwrap();
+        assert_eq!((demo.stage, app.sending), (0, true));
+        assert_eq!(app.strategy_spec, "random");
+        assert_eq!(app.tuning.rate_limit_percent, 150.0);
+        update(&mut app, Msg::Now(t0 + Duration::from_secs(9)));
+        assert_eq!(app.demo.as_ref().unwrap().stage, 0, "10 s stage");
+        update(&mut app, Msg::Now(t0 + Duration::from_secs(10)));
+        assert_eq!(app.demo.as_ref().unwrap().stage, 1);
+        assert_eq!(
+            app.effects.len(),
+            1,
+            "the split, without asking: {:?}",
+            app.effects
+        );
+        assert!(app.resharding && app.confirm.is_none());
+        update(&mut app, Msg::Key(Key::Char('n')));
+        assert_eq!(app.demo.as_ref().unwrap().stage, 2);
+        update(&mut app, Msg::Key(Key::Char('n')));
+        let demo = app.demo.as_ref().unwrap();
+        assert!(demo.done && !app.sending);
+        assert!(app.events[0].0.contains("done"), "{:?}", app.events);
+        // Once done, the clock changes nothing and sending is the user's again.
+        update(&mut app, Msg::Key(Key::Char(' ')));
+        update(&mut app, Msg::Now(t0 + Duration::from_secs(100)));
+        assert!(app.sending);
+    }
+
+    #[test]
+    fn every_explanation_fits_the_pane_at_80x24() {
+        for (name, _) in SHIPPED {
+            let (name, scenario) = find(name).unwrap();
+            let mut app = App::new("s", "t", Arc::new(ShardMap::even_split(scenario.shards)));
+            app.demo = Some(Demo::new(&name, scenario.clone()));
+            update(&mut app, Msg::Now(Instant::now()));
+            for stage in &scenario.stages {
+                let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+                terminal.draw(|frame| view(&app, frame)).unwrap();
+                let screen = terminal.backend().to_string();
+                let last = stage.explain.split_whitespace().last().unwrap();
+                assert!(
+                    screen.contains(last),
+                    "{name}, stage {:?}: the explanation is cut at 80x24:\n{screen}",
+                    stage.name
+                );
+                update(&mut app, Msg::Key(Key::Char('n')));
+            }
+        }
+    }
 }
