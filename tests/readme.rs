@@ -203,6 +203,12 @@ fn every_readme_example_runs_as_written_and_does_what_its_comment_says() {
             .unwrap();
         let (out, err) = text(&output);
         assert!(output.status.success(), "kwb {args:?} # {comment}: {err}");
+        if args[0] == "demo" && args.contains(&"--headless".to_string()) {
+            assert!(out.lines().last().unwrap().starts_with("passed: "), "{out}");
+        }
+        if *args == ["demo"] {
+            assert!(out.lines().any(|l| l.starts_with("hot-key ")), "{out}");
+        }
         if args.contains(&"help".to_string()) {
             for strategy in [
                 "random",
