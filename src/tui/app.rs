@@ -325,6 +325,7 @@ fn on_key(app: &mut App, key: Key) {
         }
         Key::Char('S') => app.ask_to_reshard(true),
         Key::Char('M') => app.ask_to_reshard(false),
+        Key::Char('#') => app.open_shard_count_editor(),
         Key::Char('e') | Key::Enter => app.open_editor(),
         Key::Tab => app.focus = cycle(&PANES, app.focus, true),
         Key::BackTab => app.focus = cycle(&PANES, app.focus, false),
@@ -613,6 +614,33 @@ mod tests {
         a.selected = 3;
         press(&mut a, 'M');
         assert!(description(&a).starts_with("merge shardId-000000000003 and shardId-000000000002"));
+    }
+
+    #[test]
+    fn hash_sets_the_shard_count_after_asking() {
+        let mut a = app();
+        press(&mut a, '#');
+        assert_eq!(a.editor.as_ref().unwrap().text, "4");
+        key(&mut a, Key::Backspace);
+        type_in(&mut a, "100");
+        let error = a.editor.as_ref().unwrap().error.clone().unwrap();
+        assert!(error.contains("100"), "{error}");
+        for _ in 0..3 {
+            key(&mut a, Key::Backspace);
+        }
+        type_in(&mut a, "8");
+        assert!(a.editor.is_none());
+        let Some(Confirm::Reshard(plan)) = a.confirm.clone() else {
+            panic!("no question: {:?}", a.confirm);
+        };
+        assert!(plan.description.contains('8'), "{}", plan.description);
+        press(&mut a, 'y');
+        assert!(matches!(a.effects.as_slice(), [Effect::Reshard(_)]));
+        assert!(a.resharding);
+        press(&mut a, '#');
+        type_in(&mut a, "");
+        let error = a.editor.as_ref().unwrap().error.clone().unwrap();
+        assert!(error.contains("one at a time"), "{error}");
     }
 
     #[test]

@@ -359,6 +359,11 @@ mod tests {
         let mut merge = app(&[(2, shard(200, 200, 20_000, 0))]);
         merge.selected = 2;
         press(&mut merge, Key::Char('M'));
+        let mut scale = app(&[]);
+        press(&mut scale, Key::Char('#'));
+        press(&mut scale, Key::Backspace);
+        press(&mut scale, Key::Char('6'));
+        press(&mut scale, Key::Enter);
         let mut metrics = app(&[]);
         press(&mut metrics, Key::Char('m'));
         // The hot-key scenario in its second stage, its first keys' numbers on the screen.
@@ -385,6 +390,7 @@ mod tests {
             ("other_producers", &others),
             ("reshard", &reshard),
             ("merge", &merge),
+            ("scale", &scale),
             ("metrics_question", &metrics),
             ("demo", &demo),
         ] {

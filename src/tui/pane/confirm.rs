@@ -27,6 +27,21 @@ impl App {
         }
     }
 
+    /// Plans making the stream `text` open shards of equal ranges and asks before doing it; a
+    /// count that cannot be is said in the editor.
+    pub(crate) fn ask_to_scale(&mut self, text: &str) -> Result<(), String> {
+        if self.resharding {
+            return Err("a reshard is under way: one at a time".into());
+        }
+        let count: u32 = text
+            .parse()
+            .map_err(|_| format!("{text:?}: a number of shards"))?;
+        let plan =
+            plan(&self.stream, &self.map, &Reshard::Scale { count }).map_err(|e| e.to_string())?;
+        self.confirm = Some(Confirm::Reshard(plan));
+        Ok(())
+    }
+
     /// Splits the selected shard as `S` would, without asking (a scenario's stage said so).
     pub(crate) fn reshard_selected_now(&mut self) {
         if let Some(plan) = self.plan_reshard(true) {

@@ -19,6 +19,8 @@ pub enum EditField {
     Template,
     Strategy,
     Setting(Setting),
+    /// The stream's open shards, for a uniform reshard (`#`).
+    ShardCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,15 @@ impl App {
         });
     }
 
+    /// `#`: the editor on the stream's open shard count.
+    pub(crate) fn open_shard_count_editor(&mut self) {
+        self.editor = Some(Editor {
+            field: EditField::ShardCount,
+            text: self.map.open_count().to_string(),
+            error: None,
+        });
+    }
+
     /// Applies what was typed, or says why not.
     fn apply_edit(&mut self, field: EditField, text: &str) -> Result<(), String> {
         let text = text.trim();
@@ -62,6 +73,7 @@ impl App {
             EditField::Template => self.apply_template(text),
             EditField::Strategy => self.set_strategy(text),
             EditField::Setting(setting) => self.apply_setting(setting, text),
+            EditField::ShardCount => self.ask_to_scale(text),
         }
     }
 
@@ -100,6 +112,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         EditField::Template => "template (inline, or a file's path)".to_string(),
         EditField::Strategy => "key strategy (e.g. zipf:1000:1.2, fixed:KEY)".to_string(),
         EditField::Setting(s) => s.name().to_string(),
+        EditField::ShardCount => "the stream's open shards (half to double today's)".to_string(),
     };
     let mut lines = vec![Line::from(vec![
         Span::raw(editor.text.clone()),

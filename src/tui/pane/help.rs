@@ -20,20 +20,19 @@ pub const KEYS: &[(&str, &str)] = &[
     ("c / w", "chart: what it plots / how far back"),
     ("s", "numbers of: kwb's producer, the stream, both"),
     ("m", "turn on CloudWatch shard metrics (asks)"),
-    ("S / M", "split the selected shard where the advice"),
-    ("", "says (else its middle) / merge it with the"),
-    ("", "next one (each asks first)"),
+    ("S / M", "split the selected shard where its advice says"),
+    ("", "/ merge it with the next one (each asks first)"),
+    ("#", "set the stream's shard count (asks first)"),
     ("f", "freeze the display (sending goes on)"),
     ("n", "demo: the next stage now"),
     ("mouse", "click a shard, a pane or a setting"),
     ("?", "this help"),
-    ("q / esc", "quit: sends what is pending first;"),
-    ("", "pressed again, quits at once"),
+    ("q / esc", "quit once what is pending is sent; again: now"),
 ];
 
 pub fn draw(frame: &mut Frame) {
     let area = frame.area();
-    let width = 60.min(area.width);
+    let width = 62.min(area.width);
     let height = (KEYS.len() as u16 + 2).min(area.height);
     let popup = Rect::new(
         (area.width - width) / 2,
