@@ -91,7 +91,11 @@ pub async fn run(target: &TargetFlags, args: HotKeysArgs) -> anyhow::Result<i32>
     if !interrupted {
         reader.await?.map_err(|message| anyhow::anyhow!(message))?;
     }
-    let mut report = Report::new(stream, &keys, args.top.into());
+    // An on-demand stream gets advice without resharding by hand (unknown: as provisioned).
+    let on_demand = crate::kinesis::admin::describe(&connection.admin, stream)
+        .await
+        .is_ok_and(|s| s.facts().on_demand);
+    let mut report = Report::new(stream, &keys, args.top.into(), on_demand);
     report.interrupted = interrupted;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -10,7 +10,9 @@ use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
 use crate::hot_keys::HotKeys;
 use crate::kinesis::open::Missing;
-use crate::producer::config::{Api, ProducerConfig};
+use crate::producer::config::{
+    Api, ProducerConfig, DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES,
+};
 use crate::producer::{Producer, PutError};
 use anyhow::Context;
 use clap::Args;
@@ -111,9 +113,10 @@ pub struct PutArgs {
         allow_hyphen_values = true
     )]
     pub request_timeout: f64,
-    /// Largest record the stream accepts (key + data), in bytes: 1 MiB by default, up to 10 MiB.
-    #[arg(long, default_value_t = crate::producer::config::DEFAULT_MAX_RECORD_BYTES, value_name = "BYTES", allow_hyphen_values = true)]
-    pub max_record_bytes: usize,
+    /// Largest record the stream accepts (key + data), in bytes, 1 MiB to 10 MiB (default: what
+    /// the stream says, else 1 MiB).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub max_record_bytes: Option<usize>,
     /// The call records go out with: put-records (up to 500 records a call, aggregated unless
     /// --no-aggregate) or put-record (one call per record, as the SDK's examples send them, 24
     /// calls at once; never aggregated).
@@ -163,10 +166,12 @@ impl PutArgs {
             max_buffered_time: Duration::from_millis(self.max_buffered_ms),
             record_ttl: Duration::from_secs_f64(self.record_ttl),
             request_timeout: Duration::from_secs_f64(self.request_timeout),
-            max_record_bytes: self.max_record_bytes,
+            max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
             max_request_bytes: self
                 .max_record_bytes
+                .unwrap_or(DEFAULT_MAX_RECORD_BYTES)
                 .max(ProducerConfig::default().max_request_bytes),
+            record_size_from_stream: self.max_record_bytes.is_none(),
             ..ProducerConfig::default()
         }
         .with_api(self.api.into());
@@ -179,13 +184,9 @@ impl PutArgs {
             };
             anyhow::anyhow!("{flag}: {e}")
         })?;
-        if self.size >= config.max_record_bytes {
-            anyhow::bail!(
-                "--size {} plus a partition key of at least 1 byte is over the record limit of {} bytes (--max-record-bytes)",
-                self.size,
-                config.max_record_bytes
-            );
-        }
+        // Before the stream is asked: no stream takes more than 10 MiB.
+        let most = self.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
+        check_size(self.size, most)?;
         Ok(config)
     }
 
@@ -312,6 +313,16 @@ async fn tally_outcomes(
     tally
 }
 
+/// `--size` against the record limit: the data and a partition key of at least 1 byte.
+fn check_size(size: usize, limit: usize) -> anyhow::Result<()> {
+    if size >= limit {
+        anyhow::bail!(
+            "--size {size} plus a partition key of at least 1 byte is over the record limit of {limit} bytes (--max-record-bytes, else the stream's)"
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     if args.key == "help" {
         print!("{}", strategy_help());
@@ -323,8 +334,18 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let source = args.source(seed)?;
     let connection = args.stream.open(target, Missing::Create).await?;
     let stream = args.stream.stream.clone();
-    let producer = Producer::start(connection.producer.clone(), &stream, config.clone()).await?;
+    let producer = Producer::start(connection.producer.clone(), &stream, config).await?;
+    // The settings as adjusted to what the stream says of itself.
+    let config = producer.config().clone();
+    check_size(args.size, config.max_record_bytes)?;
+    if producer.facts().auto_distribution {
+        eprintln!(
+            "note: stream {stream} places records itself (AUTO record distribution): partition keys and explicit hash keys choose no shard, so --key {} only names the records; kwb spreads them over the shards in turn",
+            args.key
+        );
+    }
     let metrics = producer.metrics().clone();
+    let facts = producer.facts().clone();
     let bar = progress_bar(&args);
 
     let (outcomes, pending) = mpsc::unbounded_channel::<Resolved>();
@@ -458,6 +479,7 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
         interrupted,
         seed,
         api: config.api,
+        facts,
     };
     let summary = Summary::new(run, tally, &metrics.snapshot(0), open);
     if args.json {

@@ -6,7 +6,7 @@ use crate::kinesis::admin::{self, Capacity};
 use crate::kinesis::client::{connect, Connection};
 use crate::kinesis::hash_key::{validate_partition_key, HashKey};
 use crate::kinesis::open::Missing;
-use crate::kinesis::reshard::{self, Reshard};
+use crate::kinesis::reshard::{self, refuse_on_demand, Reshard};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
@@ -154,7 +154,17 @@ async fn act(connection: &Connection, action: StreamsAction, json: bool) -> anyh
                 let max = summary
                     .max_record_size_kib
                     .map_or("1024 KiB (default)".to_string(), |k| format!("{k} KiB"));
-                println!("stream            {}\narn               {}\nstatus            {}\nmode              {}\nopen shards       {}\nretention         {} h\nencryption        {}\nshard metrics     {metrics}\nmax record size   {max}",
+                let capacity = match (summary.facts().on_demand, summary.write_capacity_mibps) {
+                    (true, Some(mibps)) => format!("\nwrite capacity    {mibps} MiB/s (on-demand: grows with traffic, up to twice its previous peak at once)"),
+                    (true, None) => "\nwrite capacity    set by Kinesis (on-demand: 4 MiB/s at first, grows with traffic)".to_string(),
+                    _ => String::new(),
+                };
+                let placement = if summary.facts().auto_distribution {
+                    "AUTO (Kinesis places records itself: partition keys and explicit hash keys choose no shard)"
+                } else {
+                    "USER_PARTITION_KEY (partition keys and explicit hash keys choose the shard)"
+                };
+                println!("stream            {}\narn               {}\nstatus            {}\nmode              {}{capacity}\nopen shards       {}\nretention         {} h\nencryption        {}\nshard metrics     {metrics}\nmax record size   {max}\nrecord placement  {placement}",
                     summary.name, summary.arn, summary.status, summary.mode, summary.open_shards,
                     summary.retention_hours, summary.encryption);
             }
@@ -227,6 +237,7 @@ async fn reshard(
 ) -> anyhow::Result<i32> {
     let client = &connection.admin;
     admin::wait_active(client, stream, RESHARD_WAIT).await?;
+    refuse_on_demand(client, stream).await?;
     let before = shard_map_of(connection, stream).await?;
     let plan = reshard::plan(stream, &before, change)?;
     eprintln!("{} on {}", plan.description, connection.target);

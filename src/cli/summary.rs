@@ -3,6 +3,7 @@
 use crate::hot_keys::report::Report;
 use crate::hot_keys::HotKeys;
 use crate::kinesis::hash_key::HashKey;
+use crate::kinesis::admin::StreamFacts;
 use crate::producer::config::Api;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::outcome::Outcome;
@@ -135,6 +136,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// The seed of the run's random keys and data: `--seed` with it repeats the run.
     pub seed: u64,
+    /// The stream as the service described it: on-demand, placing records itself (AUTO),
+    /// the largest record it takes.
+    pub stream_facts: StreamFacts,
     /// Per shard, the delivered records' top keys and advice, timed by their delivery
     /// (`--hotkeys`; the object `kwb hotkeys --json` prints).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +158,7 @@ pub struct Run {
     pub interrupted: bool,
     pub seed: u64,
     pub api: Api,
+    pub facts: StreamFacts,
 }
 
 impl Summary {
@@ -175,7 +180,7 @@ impl Summary {
         let elapsed_s = run.elapsed.as_secs_f64();
         let hot_keys = tally
             .hot_keys
-            .map(|keys| Report::new(&run.stream, &keys, 5));
+            .map(|keys| Report::new(&run.stream, &keys, 5, run.facts.on_demand));
         Summary {
             stream: run.stream,
             target: run.target,
@@ -208,6 +213,7 @@ impl Summary {
             interrupted: run.interrupted,
             hot_keys,
             seed: run.seed,
+            stream_facts: run.facts,
             first_failure: tally.first_failure,
         }
     }

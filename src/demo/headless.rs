@@ -202,7 +202,7 @@ fn measured(
             .lock()
             .expect("key log")
             .view(Some(&hottest), TOP_KEYS);
-        m = m.with_keys(&app.stream, sent, bytes_bind);
+        m = m.with_keys(&app.stream, sent, bytes_bind, app.facts.on_demand);
     }
     let claims = spec.expect.checks(&m);
     StageReport {

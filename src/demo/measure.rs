@@ -159,7 +159,13 @@ impl Measure {
     }
 
     /// Adds the hottest shard's keys as the sender saw them lately, and the advice for it.
-    pub fn with_keys(mut self, stream: &str, sent: SentView, bytes_bind: bool) -> Measure {
+    pub fn with_keys(
+        mut self,
+        stream: &str,
+        sent: SentView,
+        bytes_bind: bool,
+        on_demand: bool,
+    ) -> Measure {
         let Some(id) = self.hottest.clone() else {
             return self;
         };
@@ -179,6 +185,7 @@ impl Measure {
             split_at: if bytes_bind { by_bytes } else { by_records },
         };
         let whole = StreamLoad {
+            on_demand,
             open_shards: self.open_shards,
             kinesis_records_per_sec: self.kinesis_records_per_sec,
             bytes_per_sec: self.shards.values().map(|s| s.bytes_per_sec).sum(),

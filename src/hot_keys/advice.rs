@@ -89,6 +89,8 @@ impl ShardLoad<'_> {
 /// busiest second, where records had times: the stream needs room for every shard's peak).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamLoad {
+    /// Kinesis manages its shards: no splitting or scaling by hand.
+    pub on_demand: bool,
     pub open_shards: usize,
     pub kinesis_records_per_sec: f64,
     pub bytes_per_sec: f64,
@@ -175,6 +177,9 @@ fn action(shard: &ShardLoad, stream: &StreamLoad) -> String {
             "the records limit binds first, with records of {average:.0} bytes on average; aggregation (the KPL's; kwb put aggregates unless --no-aggregate) packs them into far fewer Kinesis records"
         );
     }
+    if stream.on_demand {
+        return "the stream is on-demand: Kinesis splits hot shards and adds shards as its traffic grows (at once up to twice its previous peak), and resharding by hand is not allowed; until it has, spread the keys of this shard or send it less".to_string();
+    }
     let needed = stream.shards_needed();
     if needed > stream.open_shards {
         return format!(
@@ -215,6 +220,7 @@ mod tests {
     }
 
     const ROOMY: StreamLoad = StreamLoad {
+        on_demand: false,
         open_shards: 4,
         kinesis_records_per_sec: 1200.0,
         bytes_per_sec: 500_000.0,
@@ -273,6 +279,7 @@ mod tests {
     #[test]
     fn a_stream_over_its_limits_gets_more_shards() {
         let busy = StreamLoad {
+            on_demand: false,
             open_shards: 2,
             kinesis_records_per_sec: 500.0,
             bytes_per_sec: 5.0 * SHARD_BYTES_PER_SEC,
@@ -283,6 +290,20 @@ mod tests {
             advice.contains("add shards, to 7 at least (kwb streams scale orders 7)"),
             "{advice}"
         );
+    }
+
+    #[test]
+    fn an_on_demand_stream_is_not_resharded_by_hand() {
+        let on_demand = StreamLoad {
+            on_demand: true,
+            ..ROOMY
+        };
+        let advice = advise_text(&load(100.0, 100.0, 1.1 * SHARD_BYTES_PER_SEC), &on_demand);
+        assert!(advice.contains("the stream is on-demand"), "{advice}");
+        assert!(!advice.contains("kwb streams"), "{advice}");
+        // What kwb's producer can change still comes first.
+        let advice = advise_text(&load(1000.0, 1000.0, 100_000.0), &on_demand);
+        assert!(advice.contains("aggregation"), "{advice}");
     }
 
     #[test]

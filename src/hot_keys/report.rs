@@ -64,8 +64,9 @@ pub struct ShardReport {
 
 impl Report {
     /// The report of `keys` over the one-second windows their records span (at least one: the
-    /// limits are per second), with `top` keys per shard.
-    pub fn new(stream: &str, keys: &HotKeys, top: usize) -> Report {
+    /// limits are per second), with `top` keys per shard; an on-demand stream's shards are
+    /// Kinesis's to split and add.
+    pub fn new(stream: &str, keys: &HotKeys, top: usize, on_demand: bool) -> Report {
         let seconds = keys.seconds().unwrap_or(1) as f64;
         let loads: Vec<(&ShardTally, ShardLoad)> = keys
             .shards()
@@ -73,6 +74,7 @@ impl Report {
             .collect();
         // The stream needs room for each open shard's busiest second.
         let mut whole = StreamLoad {
+            on_demand,
             open_shards: 0,
             kinesis_records_per_sec: 0.0,
             bytes_per_sec: 0.0,

@@ -62,6 +62,44 @@ pub struct StreamSummary {
     pub consumers: Option<i32>,
     /// Largest record the stream accepts, where the service says.
     pub max_record_size_kib: Option<i32>,
+    /// USER_PARTITION_KEY (keys choose shards), or AUTO (the service places records itself).
+    pub record_distribution: String,
+    /// An on-demand stream's current write capacity (its warm throughput), where the service
+    /// says.
+    pub write_capacity_mibps: Option<i32>,
+}
+
+/// What a producer needs to know of a stream beyond its shards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StreamFacts {
+    /// Kinesis manages its shards: no splitting, merging or scaling by hand.
+    pub on_demand: bool,
+    /// The service places records itself and ignores partition keys and explicit hash keys.
+    pub auto_distribution: bool,
+    /// Largest record (key + data) it accepts, where the service says.
+    pub max_record_bytes: Option<usize>,
+    pub write_capacity_mibps: Option<i32>,
+}
+
+impl StreamSummary {
+    pub fn facts(&self) -> StreamFacts {
+        StreamFacts {
+            on_demand: self.mode == "ON_DEMAND",
+            auto_distribution: self.record_distribution == "AUTO",
+            max_record_bytes: self
+                .max_record_size_kib
+                .and_then(|k| usize::try_from(k).ok())
+                .map(|k| k * 1024),
+            write_capacity_mibps: self.write_capacity_mibps,
+        }
+    }
+}
+
+/// Why resharding by hand is refused for an on-demand stream.
+pub fn on_demand_refusal(name: &str) -> String {
+    format!(
+        "stream {name} is on-demand: Kinesis adds and removes its shards itself, and SplitShard, MergeShards and UpdateShardCount need a provisioned stream (aws kinesis update-stream-mode --stream-arn ARN --stream-mode-details StreamMode=PROVISIONED)"
+    )
 }
 
 /// Describes a stream.
@@ -97,6 +135,11 @@ pub async fn describe(client: &Client, name: &str) -> Result<StreamSummary, Admi
             .collect(),
         consumers: d.consumer_count(),
         max_record_size_kib: d.max_record_size_in_kib(),
+        record_distribution: d
+            .record_distribution_strategy()
+            .map_or("USER_PARTITION_KEY", |r| r.as_str())
+            .to_string(),
+        write_capacity_mibps: d.warm_throughput().and_then(|w| w.current_mibps()),
     })
 }
 

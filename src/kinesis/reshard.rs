@@ -3,7 +3,9 @@
 //! words for a person to confirm), then carried out, waiting until the stream is ACTIVE again.
 
 use crate::errors::describe as describe_error;
-use crate::kinesis::admin::{wait_active, AdminError, MAX_SHARDS_EMBEDDED};
+use crate::kinesis::admin::{
+    describe, on_demand_refusal, wait_active, AdminError, MAX_SHARDS_EMBEDDED,
+};
 use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::shard_map::{list_shards, ShardInfo, ShardMap};
 use aws_sdk_kinesis::types::ScalingType;
@@ -174,12 +176,21 @@ pub fn plan(stream: &str, map: &ShardMap, change: &Reshard) -> Result<Plan, Resh
 /// Carries a plan out and waits (up to `wait`) until the stream is ACTIVE again. The plan is
 /// checked again against the shard map as it is now: a shard closed since it was made (by
 /// another reshard) is refused, not split again (a server may not refuse it itself).
+/// Refuses to reshard an on-demand stream by hand: Kinesis manages its shards.
+pub async fn refuse_on_demand(client: &Client, stream: &str) -> Result<(), AdminError> {
+    if describe(client, stream).await?.facts().on_demand {
+        return Err(AdminError::Service(on_demand_refusal(stream)));
+    }
+    Ok(())
+}
+
 pub async fn apply(
     client: &Client,
     stream: &str,
     plan: &Plan,
     wait: Duration,
 ) -> Result<(), AdminError> {
+    refuse_on_demand(client, stream).await?;
     let now = list_shards(client, stream)
         .await
         .map_err(|e| AdminError::Service(describe_error(&e)))?;

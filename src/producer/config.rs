@@ -1,5 +1,6 @@
 //! Producer settings, with the KPL's defaults where they are right.
 
+use crate::kinesis::admin::StreamFacts;
 use std::time::Duration;
 
 /// Kinesis's per-shard write limits.
@@ -14,6 +15,8 @@ const MIN_RATE_LIMIT_PERCENT: f64 = 0.1;
 const MAX_RATE_LIMIT_PERCENT: f64 = 1000.0;
 /// Default most bytes (partition key + data) of one record.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// The largest record any stream accepts (key + data).
+pub const MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
 
 /// The Kinesis call records go out with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +63,13 @@ pub struct ProducerConfig {
     pub retry_base_delay: Duration,
     /// Longest retry delay.
     pub retry_max_delay: Duration,
+    /// The stream places records itself (the AUTO record distribution strategy of on-demand
+    /// streams): partition keys and explicit hash keys choose no shard, so records are spread
+    /// over the open shards in turn instead of predicted, and aggregates carry no hash key.
+    pub auto_distribution: bool,
+    /// Take the largest record from the stream where it says (up to 10 MiB) instead of
+    /// `max_record_bytes` (off when a size was asked for).
+    pub record_size_from_stream: bool,
 }
 
 impl Default for ProducerConfig {
@@ -81,6 +91,8 @@ impl Default for ProducerConfig {
             request_timeout: Duration::from_secs(6),
             retry_base_delay: Duration::from_millis(100),
             retry_max_delay: Duration::from_secs(5),
+            auto_distribution: false,
+            record_size_from_stream: true,
         }
     }
 }
@@ -97,6 +109,26 @@ impl ProducerConfig {
                 collection_max_count: 1,
                 ..self
             },
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// This configuration for a stream as the service describes it: records spread in turn
+    /// where it places them itself, and its largest record (and requests that can carry one)
+    /// where it allows more than the default.
+    pub fn for_stream(self, facts: &StreamFacts) -> ProducerConfig {
+        let max_record_bytes = match facts.max_record_bytes {
+            Some(max) if self.record_size_from_stream => {
+                max.clamp(DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES)
+            }
+            _ => self.max_record_bytes,
+        };
+        ProducerConfig {
+            auto_distribution: facts.auto_distribution,
+            max_record_bytes,
+            max_request_bytes: self.max_request_bytes.max(max_record_bytes),
+            ..self
         }
     }
 }
@@ -169,7 +201,7 @@ impl ProducerConfig {
             "1 to 500",
         )?;
         check(
-            (1024 * 1024..=10 * 1024 * 1024).contains(&self.max_record_bytes),
+            (DEFAULT_MAX_RECORD_BYTES..=MAX_RECORD_BYTES).contains(&self.max_record_bytes),
             "max_record_bytes",
             self.max_record_bytes.to_string(),
             "1 MiB to 10 MiB",

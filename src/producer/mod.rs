@@ -16,6 +16,7 @@ pub mod record;
 pub mod retry;
 pub mod sender;
 
+use crate::kinesis::admin::{describe, StreamFacts};
 use crate::kinesis::hash_key::{validate_partition_key, HashKey, KeyError};
 use crate::kinesis::shard_map::{list_shards, ShardMap};
 use aws_sdk_kinesis::Client;
@@ -136,6 +137,8 @@ pub struct Producer {
     backlogs: Backlogs,
     metrics: Arc<ProducerMetrics>,
     shard_map: watch::Receiver<Arc<ShardMap>>,
+    /// The stream as the service described it when the producer started.
+    facts: StreamFacts,
     config: ProducerConfig,
     driver: tokio::task::JoinHandle<()>,
 }
@@ -147,6 +150,9 @@ impl Producer {
         stream: &str,
         config: ProducerConfig,
     ) -> Result<Producer, StartError> {
+        config.validate()?;
+        let facts = stream_facts_within(&client, stream, config.request_timeout).await;
+        let config = config.for_stream(&facts);
         config.validate()?;
         let map = list_shards_within(&client, stream, config.request_timeout)
             .await
@@ -178,9 +184,20 @@ impl Producer {
             backlogs: Backlogs::new(config.aggregation, config.rate_limit_percent),
             metrics,
             shard_map: map_rx,
+            facts,
             config,
             driver: tokio::spawn(supervised(driver.run(), failure)),
         })
+    }
+
+    /// The stream as the service described it at the start (defaults where it could not).
+    pub fn facts(&self) -> &StreamFacts {
+        &self.facts
+    }
+
+    /// The settings in effect (as adjusted to the stream).
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
     }
 
     pub fn metrics(&self) -> &Arc<ProducerMetrics> {
@@ -566,6 +583,22 @@ impl Driver {
         };
         self.pipeline.metrics().count_request();
         self.batches.insert(task.id(), batch);
+    }
+}
+
+/// What the service says of the stream (mode, record placement, largest record), or the
+/// defaults when it does not answer within `timeout` (DescribeStreamSummary may not be allowed).
+async fn stream_facts_within(client: &Client, stream: &str, timeout: Duration) -> StreamFacts {
+    match tokio::time::timeout(timeout, describe(client, stream)).await {
+        Ok(Ok(summary)) => summary.facts(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "DescribeStreamSummary failed; the stream's defaults assumed");
+            StreamFacts::default()
+        }
+        Err(_) => {
+            tracing::warn!("DescribeStreamSummary did not answer; the stream's defaults assumed");
+            StreamFacts::default()
+        }
     }
 }
 

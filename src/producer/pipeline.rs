@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One Kinesis record's result within a PutRecords answer.
 #[derive(Debug, Clone)]
@@ -96,6 +96,8 @@ pub struct Pipeline {
     flushing: bool,
     map_stale: bool,
     limit_rates: bool,
+    /// The next open shard a record goes to when the stream places records itself.
+    auto_cursor: usize,
 }
 
 impl Pipeline {
@@ -116,6 +118,7 @@ impl Pipeline {
             flushing: false,
             map_stale: false,
             limit_rates: true,
+            auto_cursor: 0,
         };
         pipeline.set_map(map, Instant::now());
         pipeline
@@ -228,7 +231,12 @@ impl Pipeline {
 
     /// Puts a record (new, retried or re-routed) into its predicted shard's buffers.
     fn route(&mut self, record: UserRecord, now: Instant) {
-        let Some(index) = self.map.index_for(record.hash_key) else {
+        let index = if self.config.auto_distribution {
+            self.next_auto_shard()
+        } else {
+            self.map.index_for(record.hash_key)
+        };
+        let Some(index) = index else {
             self.map_stale = true;
             self.unrouted.push(record);
             return;
@@ -275,7 +283,7 @@ impl Pipeline {
                 || shard.members.len() >= config.aggregation_max_count
                 || mixes)
         {
-            close_aggregate(shard, config.record_ttl);
+            close_aggregate(shard, config);
         }
         shard.deadline = Some(shard.deadline.map_or(deadline, |d| d.min(deadline)));
         shard.aggregator.add(
@@ -284,6 +292,17 @@ impl Pipeline {
             &record.data,
         );
         shard.members.push(record);
+    }
+
+    /// The open shards in turn, for a stream that places records itself: it spreads them
+    /// evenly, so each shard's limiter and aggregates see an even share.
+    fn next_auto_shard(&mut self) -> Option<usize> {
+        let open: Vec<usize> = (0..self.shards.len())
+            .filter(|i| self.map.shards()[*i].open)
+            .collect();
+        let index = *open.get(self.auto_cursor % open.len().max(1))?;
+        self.auto_cursor = self.auto_cursor.wrapping_add(1);
+        Some(index)
     }
 
     /// Moves everything that is due along and returns the batches ready to send, at most `room`.
@@ -305,7 +324,7 @@ impl Pipeline {
             if !shard.members.is_empty()
                 && (self.flushing || shard.deadline.is_some_and(|d| d <= now))
             {
-                close_aggregate(shard, self.config.record_ttl);
+                close_aggregate(shard, &self.config);
             }
             self.expire_queued(index, now);
             let shard = &mut self.shards[index];
@@ -537,7 +556,8 @@ impl Pipeline {
         sequence: String,
         now: Instant,
     ) {
-        if shard_id != *record.predicted_shard {
+        // Where the stream places records itself, landing elsewhere than predicted is normal.
+        if shard_id != *record.predicted_shard && !self.config.auto_distribution {
             self.map_stale = true;
         }
         let metrics = match self.map.position(&shard_id) {
@@ -581,7 +601,8 @@ impl Pipeline {
             answered,
         } = landed;
         let aggregated = record.is_aggregate();
-        if aggregated && shard_id != *record.predicted_shard {
+        let placed_by_stream = self.config.auto_distribution;
+        if aggregated && shard_id != *record.predicted_shard && !placed_by_stream {
             let map = Arc::clone(&self.map);
             let Some(shard) = map.get(&shard_id) else {
                 self.map_stale = true;
@@ -847,7 +868,8 @@ fn enqueue(queue: &mut VecDeque<KinesisRecord>, record: KinesisRecord) {
 }
 
 /// Closes a shard's open aggregate into its queue. One record goes out plain, with its own key.
-fn close_aggregate(shard: &mut ShardState, ttl: Duration) {
+fn close_aggregate(shard: &mut ShardState, config: &ProducerConfig) {
+    let ttl = config.record_ttl;
     let deadline = shard.deadline.take().unwrap_or_else(Instant::now);
     // The next aggregate will likely hold as many records as this one.
     let capacity = shard.members.len();
@@ -871,7 +893,9 @@ fn close_aggregate(shard: &mut ShardState, ttl: Duration) {
         KinesisRecord {
             predicted_shard: shard.id.clone(),
             partition_key: AGGREGATE_PARTITION_KEY.to_string(),
-            explicit_hash_key: Some(HashKey(members[0].hash_key.0)),
+            // Pinned to its shard by its first record's hash key, unless the stream places
+            // records itself (and would ignore it).
+            explicit_hash_key: (!config.auto_distribution).then_some(HashKey(members[0].hash_key.0)),
             data,
             members,
             deadline,

@@ -7,6 +7,7 @@
 
 use crate::compose::keys::KeyStrategy;
 use crate::compose::rate::RateShape;
+use crate::kinesis::admin::StreamFacts;
 use crate::kinesis::reshard::Plan;
 use crate::kinesis::shard_map::ShardMap;
 use crate::producer::config::{ProducerConfig, Tuning};
@@ -158,6 +159,8 @@ pub struct App {
     pub effects: Vec<Effect>,
     /// A guided scenario under way (`kwb demo NAME`).
     pub demo: Option<Demo>,
+    /// The stream as the service described it (on-demand, AUTO placement).
+    pub facts: StreamFacts,
     /// Sending has stopped and the workbench quits once nothing is pending.
     pub quitting: bool,
     pub quit: bool,
@@ -194,6 +197,7 @@ impl App {
             events: VecDeque::new(),
             effects: Vec::new(),
             demo: None,
+            facts: StreamFacts::default(),
             quitting: false,
             quit: false,
         }

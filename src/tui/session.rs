@@ -58,7 +58,16 @@ impl Session {
             )
             .await?,
         );
-        let app = new_app(producer.shard_map());
+        let mut app = new_app(producer.shard_map());
+        app.facts = producer.facts().clone();
+        if app.facts.auto_distribution {
+            update(
+                &mut app,
+                Msg::Event(format!(
+                    "{stream} places records itself (AUTO): keys choose no shard; kwb spreads records over the shards in turn"
+                )),
+            );
+        }
         let keep_alive = connection
             .is_embedded()
             .then(|| crate::kinesis::local::keep_alive(connection.admin.clone()));

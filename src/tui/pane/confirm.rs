@@ -1,6 +1,7 @@
 //! The question the workbench asks before doing something that costs money (shard-level
 //! metrics) or cannot be undone (a split or a merge): `y` does it, any other key does not.
 
+use crate::kinesis::admin::on_demand_refusal;
 use crate::kinesis::reshard::{plan, Plan, Reshard};
 use crate::kinesis::shard_map::ShardInfo;
 use crate::tui::app::{App, Effect, Key};
@@ -30,6 +31,9 @@ impl App {
     /// Plans making the stream `text` open shards of equal ranges and asks before doing it; a
     /// count that cannot be is said in the editor.
     pub(crate) fn ask_to_scale(&mut self, text: &str) -> Result<(), String> {
+        if self.facts.on_demand {
+            return Err(on_demand_refusal(&self.stream));
+        }
         if self.resharding {
             return Err("a reshard is under way: one at a time".into());
         }
@@ -51,6 +55,10 @@ impl App {
     }
 
     fn plan_reshard(&mut self, split: bool) -> Option<Plan> {
+        if self.facts.on_demand {
+            self.event(on_demand_refusal(&self.stream));
+            return None;
+        }
         if self.resharding {
             self.event("a reshard is under way: one at a time".into());
             return None;

@@ -55,8 +55,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     }
+    let mode = match (app.facts.on_demand, app.facts.auto_distribution) {
+        (_, true) => " (on-demand, AUTO placement)",
+        (true, false) => " (on-demand)",
+        _ => "",
+    };
     first.push(Span::raw(format!(
-        " key {} | {} on {} | {} shards",
+        " key {} | {} on {} | {} shards{mode}",
         app.strategy_spec,
         app.stream,
         app.target,

@@ -175,6 +175,7 @@ fn advice(app: &App, shard_id: &str, m: &ShardSnapshot) -> String {
         split_at: app.advised_split_at(shard_id),
     };
     let mut whole = StreamLoad {
+        on_demand: app.facts.on_demand,
         open_shards: app.map.open_count(),
         kinesis_records_per_sec: 0.0,
         bytes_per_sec: 0.0,
