@@ -20,6 +20,7 @@ mod resharding;
 mod roundtrip;
 mod server_metrics;
 mod strategies;
+mod stream_modes;
 mod throttling;
 mod tui;
 

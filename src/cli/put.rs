@@ -10,9 +10,7 @@ use crate::compose::template::Template;
 use crate::compose::{ComposeError, Composer, Source};
 use crate::hot_keys::HotKeys;
 use crate::kinesis::open::Missing;
-use crate::producer::config::{
-    Api, ProducerConfig, DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES,
-};
+use crate::producer::config::{Api, ProducerConfig, DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES};
 use crate::producer::{Producer, PutError};
 use anyhow::Context;
 use clap::Args;

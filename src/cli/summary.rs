@@ -2,8 +2,8 @@
 
 use crate::hot_keys::report::Report;
 use crate::hot_keys::HotKeys;
-use crate::kinesis::hash_key::HashKey;
 use crate::kinesis::admin::StreamFacts;
+use crate::kinesis::hash_key::HashKey;
 use crate::producer::config::Api;
 use crate::producer::metrics::MetricsSnapshot;
 use crate::producer::outcome::Outcome;

@@ -245,3 +245,60 @@ impl ProducerConfig {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_s_own_record_limit_applies_unless_one_was_asked_for() {
+        let facts = StreamFacts {
+            max_record_bytes: Some(8 * 1024 * 1024),
+            ..StreamFacts::default()
+        };
+        let config = ProducerConfig::default().for_stream(&facts);
+        assert_eq!(config.max_record_bytes, 8 * 1024 * 1024);
+        assert_eq!(
+            config.max_request_bytes,
+            8 * 1024 * 1024,
+            "a request carries one"
+        );
+        assert!(config.validate().is_ok());
+        let asked = ProducerConfig {
+            record_size_from_stream: false,
+            ..ProducerConfig::default()
+        }
+        .for_stream(&facts);
+        assert_eq!(asked.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+        // Whatever the service says, within what any stream takes.
+        for (said, used) in [
+            (0, DEFAULT_MAX_RECORD_BYTES),
+            (usize::MAX, MAX_RECORD_BYTES),
+        ] {
+            let facts = StreamFacts {
+                max_record_bytes: Some(said),
+                ..StreamFacts::default()
+            };
+            assert_eq!(
+                ProducerConfig::default()
+                    .for_stream(&facts)
+                    .max_record_bytes,
+                used
+            );
+        }
+        let auto = StreamFacts {
+            auto_distribution: true,
+            ..StreamFacts::default()
+        };
+        assert!(
+            ProducerConfig::default()
+                .for_stream(&auto)
+                .auto_distribution
+        );
+        assert!(
+            !ProducerConfig::default()
+                .for_stream(&StreamFacts::default())
+                .auto_distribution
+        );
+    }
+}

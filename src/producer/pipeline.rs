@@ -895,7 +895,8 @@ fn close_aggregate(shard: &mut ShardState, config: &ProducerConfig) {
             partition_key: AGGREGATE_PARTITION_KEY.to_string(),
             // Pinned to its shard by its first record's hash key, unless the stream places
             // records itself (and would ignore it).
-            explicit_hash_key: (!config.auto_distribution).then_some(HashKey(members[0].hash_key.0)),
+            explicit_hash_key: (!config.auto_distribution)
+                .then_some(HashKey(members[0].hash_key.0)),
             data,
             members,
             deadline,
@@ -1432,6 +1433,42 @@ mod tests {
             .collect();
         let batched = p.poll(t0 + 2 * SEC, usize::MAX);
         assert_eq!(batched.iter().map(Vec::len).collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
+    fn a_stream_that_places_records_itself_gets_them_in_turn_and_unpinned() {
+        let t0 = Instant::now();
+        let auto = ProducerConfig {
+            auto_distribution: true,
+            ..ProducerConfig::default()
+        };
+        let mut p = pipeline(4, auto).without_rate_limits();
+        // One key for all: predicted, it would make one hot shard; placed by the stream, each
+        // shard gets its turn.
+        let _rx: Vec<_> = (0..8).map(|_| put(&mut p, "hot", t0)).collect();
+        let sent = all(&mut p, t0 + SEC);
+        let mut shards: Vec<&str> = sent.iter().map(|k| &*k.predicted_shard).collect();
+        shards.sort();
+        shards.dedup();
+        assert_eq!(shards.len(), 4, "one aggregate a shard");
+        assert!(sent.iter().all(|k| k.members.len() == 2));
+        assert!(
+            sent.iter().all(|k| k.explicit_hash_key.is_none()),
+            "not pinned"
+        );
+        // Landing elsewhere than predicted is where the stream put it: delivered, the map not
+        // suspected, nothing sent again.
+        let answer: BatchResult = Ok(sent
+            .iter()
+            .map(|_| EntryResult::Ok {
+                shard_id: "shardId-000000000003".to_string(),
+                sequence_number: "1".into(),
+            })
+            .collect());
+        p.on_result(sent, answer, t0 + SEC);
+        assert!(!p.map_is_stale());
+        assert_eq!(p.outstanding(), 0, "every record resolved");
+        assert!(all(&mut p, t0 + 10 * SEC).is_empty());
     }
 
     #[test]

@@ -648,6 +648,21 @@ mod tests {
     }
 
     #[test]
+    fn an_on_demand_stream_is_not_resharded_from_the_keyboard() {
+        let mut a = app();
+        a.facts.on_demand = true;
+        press(&mut a, 'S');
+        assert!(a.confirm.is_none());
+        assert!(a.events[0].0.contains("is on-demand"), "{:?}", a.events);
+        press(&mut a, 'M');
+        assert!(a.confirm.is_none());
+        press(&mut a, '#');
+        type_in(&mut a, "");
+        let error = a.editor.as_ref().unwrap().error.clone().unwrap();
+        assert!(error.contains("is on-demand"), "{error}");
+    }
+
+    #[test]
     fn a_change_that_cannot_be_made_is_said_not_asked() {
         let mut a = App::new("s", "t", Arc::new(ShardMap::even_split(1)));
         press(&mut a, 'M');

@@ -1,7 +1,8 @@
 //! A small fault-injecting HTTP/1.1 proxy for tests: it sits between the SDK and a real server and,
 //! chosen by a seeded generator, resets connections (before or after forwarding), answers 500,
-//! marks entries of a PutRecords answer as InternalFailure, or answers too late; and on demand
-//! holds the requests that match a text without an answer.
+//! marks entries of a PutRecords answer as InternalFailure, or answers too late; on demand
+//! holds the requests that match a text without an answer; and may add fields to the stream's
+//! DescribeStreamSummary answer, as a service with newer features describes a stream.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -50,6 +51,8 @@ pub struct FaultProxy {
     /// While set, every request whose head contains this text (an operation such as
     /// `Kinesis_20131202.ListShards`, or a path) is held open and never answered.
     pub hang_matching: Arc<Mutex<Option<String>>>,
+    /// Fields set in every DescribeStreamSummary answer's StreamDescriptionSummary.
+    pub describe_with: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
 struct Shared {
@@ -61,6 +64,7 @@ struct Shared {
     slow: Duration,
     stats: Arc<Stats>,
     hang_matching: Arc<Mutex<Option<String>>>,
+    describe_with: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
 impl FaultProxy {
@@ -77,8 +81,10 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
         let hang_matching = Arc::new(Mutex::new(None));
+        let describe_with = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
             hang_matching: hang_matching.clone(),
+            describe_with: describe_with.clone(),
             upstream,
             rng: Mutex::new(SmallRng::seed_from_u64(seed)),
             fault_rate,
@@ -95,6 +101,7 @@ impl FaultProxy {
             addr,
             stats,
             hang_matching,
+            describe_with,
         }
     }
 
@@ -218,6 +225,17 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
         let Some((answer_head, mut answer)) = read_message(&mut upstream).await else {
             return reset(socket);
         };
+        let described = head.contains("Kinesis_20131202.DescribeStreamSummary");
+        let extra = shared.describe_with.lock().unwrap().clone();
+        if let (true, Some(extra), true) =
+            (described, extra, answer_head.starts_with("HTTP/1.1 200"))
+        {
+            let mut value: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+            for (k, v) in extra.as_object().unwrap() {
+                value["StreamDescriptionSummary"][k] = v.clone();
+            }
+            answer = serde_json::to_vec(&value).unwrap();
+        }
         match fault {
             Fault::ResetAfterForward => return reset(socket),
             Fault::Slow => tokio::time::sleep(shared.slow).await,
