@@ -199,7 +199,7 @@ fn wrong_names_files_and_flags_are_refused_clearly() {
     let (code, _, err) = demo(&[bad.to_str().unwrap(), "--headless"]);
     assert_ne!(code, 0);
     assert!(
-        err.contains("bad.toml: stage 1 (\"s\"): --key \"zipf:0:1\""),
+        err.contains("bad.toml: stage 1 (\"s\"): key \"zipf:0:1\""),
         "{err}"
     );
 }
@@ -253,14 +253,14 @@ fn ctrl_c_stops_a_headless_run_and_reports_it_interrupted() {
 fn the_workbench_runs_a_scenario_stage_by_stage() {
     let mut kwb = Workbench::start_with(&["demo", "hot-key"], &[]);
     kwb.wait_for("the first stage", Duration::from_secs(60), |s| {
-        s.contains("demo hot-key: stage 1/2 random keys") && s.contains("sending 1500/s")
+        s.contains("hot-key: 1/2 random keys") && s.contains("sending 1500/s")
     });
     kwb.press("n");
     kwb.wait_for(
         "the second stage on one hot shard",
         Duration::from_secs(30),
         |s| {
-            s.contains("stage 2/2 one key")
+            s.contains("hot-key: 2/2 one key")
                 && s.contains("key fixed:tenant-42")
                 && common::pty::table_rows(s)
                     .iter()

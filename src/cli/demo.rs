@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Seed of the random keys and data.
     #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<u64>,
+    /// Let the scenario's stages split or scale a stream other than the local server's without
+    /// asking (headless runs refuse without it; the workbench asks).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// A scenario as the list shows it.
@@ -57,12 +61,13 @@ fn list(json: bool) -> anyhow::Result<i32> {
     let width = listed.iter().map(|l| l.name.len()).max().unwrap_or(0);
     for l in &listed {
         println!(
-            "{:<width$}  {} ({} {}, {} stages, {:.0} s)",
+            "{:<width$}  {} ({} {}, {} {}, {:.0} s)",
             l.name,
             l.title,
             l.shards,
             if l.shards == 1 { "shard" } else { "shards" },
             l.stages,
+            if l.stages == 1 { "stage" } else { "stages" },
             l.seconds
         );
     }
@@ -85,11 +90,13 @@ pub async fn run(target: &TargetFlags, args: DemoArgs) -> anyhow::Result<i32> {
     let stream = args.stream.unwrap_or_else(|| default_stream(&name));
     if !args.headless {
         let shards = scenario.shards;
-        let demo = Demo::new(&name, scenario);
+        let mut demo = Demo::new(&name, scenario);
+        // The local server's streams are the demo's own; elsewhere a reshard asks first.
+        demo.ask_first = !args.yes;
         return crate::tui::run(&target.into(), &stream, shards, args.seed, Some(demo)).await;
     }
     let seed = args.seed.unwrap_or_else(crate::compose::fresh_seed);
-    let report = headless::run(&target.into(), &stream, &name, scenario, seed).await?;
+    let report = headless::run(&target.into(), &stream, &name, scenario, seed, args.yes).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

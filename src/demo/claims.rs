@@ -58,8 +58,60 @@ fn rate_ok(value: Option<f64>) -> bool {
 }
 
 impl Expect {
-    /// Refuses claims that could never be measured (shares outside 0..1, negative rates).
-    pub fn check(&self) -> Result<(), String> {
+    /// Refuses claims that could never hold or say nothing, for a stage that ends with `open`
+    /// open shards.
+    pub fn check(&self, open: usize) -> Result<(), String> {
+        let counts = [
+            ("throttled_shards", self.throttled_shards),
+            ("hot_shards", self.hot_shards),
+        ];
+        if let Some((name, n)) = counts.iter().find(|(_, n)| n.is_some_and(|n| n > open)) {
+            return Err(format!(
+                "{name} = {}: the stream has {open} open shards then",
+                n.unwrap_or_default()
+            ));
+        }
+        if let Some(n) = self.open_shards.filter(|n| *n != open) {
+            return Err(format!(
+                "open_shards = {n}: the stream has {open} open shards then (its shards and the actions before say so)"
+            ));
+        }
+        if self.only_shards.as_ref().is_some_and(Vec::is_empty) {
+            return Err("only_shards = []: name at least one shard".into());
+        }
+        if self.no_failures == Some(false) {
+            return Err("no_failures = false claims nothing: leave it out".into());
+        }
+        if self.advice.as_deref().is_some_and(|a| a.trim().is_empty()) {
+            return Err("advice = \"\": give the words the advice must contain".into());
+        }
+        let ranges = [
+            ("shard share", self.min_shard_share, self.max_shard_share),
+            (
+                "records_per_sec",
+                self.min_records_per_sec,
+                self.max_records_per_sec,
+            ),
+            (
+                "calls_per_record",
+                self.min_calls_per_record,
+                self.max_calls_per_record,
+            ),
+        ];
+        for (what, low, high) in ranges {
+            if let (Some(low), Some(high)) = (low, high) {
+                if low > high {
+                    return Err(format!(
+                        "the least {what} ({low}) is over the most ({high})"
+                    ));
+                }
+            }
+        }
+        self.check_numbers()
+    }
+
+    /// Shares within 0..1, rates and ratios from 0 up.
+    fn check_numbers(&self) -> Result<(), String> {
         let shares = [
             ("max_shard_share", self.max_shard_share),
             ("min_shard_share", self.min_shard_share),

@@ -38,6 +38,8 @@ pub struct Report {
     pub stream: String,
     pub target: String,
     pub seed: u64,
+    /// The scenario's stages; `stages` has those that ran.
+    pub stage_count: usize,
     pub stages: Vec<StageReport>,
     /// Every stage's claims held, nothing was left undelivered, and it ran to its end.
     pub passed: bool,
@@ -55,11 +57,11 @@ impl Report {
             "demo {}: {} (stream {} on {}, seed {})\n",
             self.scenario, self.title, self.stream, self.target, self.seed
         );
-        let total = self.stages.len();
+        let total = self.stage_count;
         for (i, stage) in self.stages.iter().enumerate() {
             let m = &stage.measured;
             out += &format!(
-                "stage {}/{total} {}: {}  {:.0} records/s, {:.0} Kinesis records/s, {:.0} API calls/s, {} throttled, {} failed, {} open shards\n",
+                "stage {}/{total} {}: {}  {:.0} records/s, {:.0} Kinesis records/s, {:.0} API calls/s, {} throttled, {} failed, {} open {}\n",
                 i + 1,
                 stage.name,
                 if stage.passed { "passed" } else { "FAILED" },
@@ -69,6 +71,7 @@ impl Report {
                 m.throttled,
                 m.failed,
                 m.open_shards,
+                if m.open_shards == 1 { "shard" } else { "shards" },
             );
             if let (Some(hottest), Some(advice)) = (&m.hottest, &m.advice) {
                 out += &format!("  hottest {hottest}: {advice}\n");
@@ -113,8 +116,21 @@ pub async fn run(
     name: &str,
     scenario: Scenario,
     seed: u64,
+    yes: bool,
 ) -> anyhow::Result<Report> {
     let connection = open(target, stream, name, &scenario).await?;
+    let action = scenario
+        .stages
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| Some((i, s.name.as_str(), s.action.as_deref()?)));
+    if let (false, false, Some((i, stage, action))) = (connection.is_embedded(), yes, action) {
+        anyhow::bail!(
+            "scenario {name} reshards its stream (stage {} {stage:?}: {action}), and {stream} on {} is not the local server's: add --yes to let it",
+            i + 1,
+            connection.target
+        );
+    }
     let label = connection.target.to_string();
     let demo = Demo::new(name, scenario.clone());
     let (mut session, mut app, mut messages) = Session::start(connection, stream, seed, |map| {
@@ -141,7 +157,11 @@ pub async fn run(
         let snapshot = || session.producer.metrics().snapshot(0);
         if running.as_ref().map(|r| r.index) != now_running || interrupted {
             if let Some(stage) = running.take() {
-                stages.push(measured(&session, &app, &scenario, stage, snapshot()));
+                let ran_out = !interrupted;
+                // With the per-second history of the stage, for its latency.
+                let history = stage.started.elapsed().as_secs() as usize + 2;
+                let end = session.producer.metrics().snapshot(history);
+                stages.push(measured(&session, &app, &scenario, stage, end, ran_out));
             }
             running = now_running.filter(|_| !interrupted).map(|index| Running {
                 index,
@@ -161,8 +181,10 @@ pub async fn run(
         }
     }
     let (last, shutdown) = session.finish(DRAIN).await?;
+    // Every record kept: none failed, none left undelivered.
     let passed = !interrupted
         && shutdown.undelivered == 0
+        && last.failed() == 0
         && stages.len() == scenario.stages.len()
         && stages.iter().all(|s| s.passed);
     Ok(Report {
@@ -171,6 +193,7 @@ pub async fn run(
         stream: stream.to_string(),
         target: label,
         seed,
+        stage_count: scenario.stages.len(),
         stages,
         passed,
         delivered: last.sum(|s| s.user_records),
@@ -188,6 +211,7 @@ fn measured(
     scenario: &Scenario,
     stage: Running,
     end: MetricsSnapshot,
+    ran_out: bool,
 ) -> StageReport {
     let spec = &scenario.stages[stage.index];
     let from = stage.settled.as_ref().unwrap_or(&stage.start);
@@ -204,7 +228,36 @@ fn measured(
             .view(Some(&hottest), TOP_KEYS);
         m = m.with_keys(&app.stream, sent, bytes_bind, app.facts.on_demand);
     }
-    let claims = spec.expect.checks(&m);
+    let mut claims = spec.expect.checks(&m);
+    // What every stage claims besides its own: it did what it says, records went (unless its
+    // rate is 0) and it ran to its end.
+    let demo = app.demo.as_ref().expect("a demo");
+    for (_, why) in demo.troubles.iter().filter(|(i, _)| *i == stage.index) {
+        claims.push(Check {
+            claim: "the stage did what it says".into(),
+            passed: false,
+            measured: why.clone(),
+        });
+    }
+    let rate = scenario.stages[..=stage.index]
+        .iter()
+        .rev()
+        .find_map(|s| s.rate.as_ref())
+        .map(|r| r.spec());
+    if rate.as_deref() != Some("0") {
+        claims.push(Check {
+            claim: "records delivered".into(),
+            passed: m.records > 0,
+            measured: m.records.to_string(),
+        });
+    }
+    if !ran_out {
+        claims.push(Check {
+            claim: "ran to its end".into(),
+            passed: false,
+            measured: "interrupted".into(),
+        });
+    }
     StageReport {
         name: spec.name.clone(),
         passed: claims.iter().all(|c| c.passed),

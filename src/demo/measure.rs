@@ -45,7 +45,8 @@ pub struct Measure {
     pub retries: u64,
     /// Records that failed in the whole stage, settling time included.
     pub failed: u64,
-    /// Slowest shard's put latency at the stage's end, ms.
+    /// Put latency over the measured seconds, ms: the median (each second's weighted by its
+    /// records) and the slowest second's p99.
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub open_shards: usize,
@@ -54,6 +55,27 @@ pub struct Measure {
     pub hottest: Option<String>,
     pub top_keys: Vec<KeyShare>,
     pub advice: Option<String>,
+}
+
+/// Over the last `seconds` complete seconds of `to` (a snapshot with that much history): the
+/// median put latency, each second's weighted by the records it delivered, and the slowest
+/// second's p99, in ms.
+fn window_latency(to: &MetricsSnapshot, seconds: usize) -> (f64, f64) {
+    let (mut weighted, mut records, mut p99) = (0.0, 0u64, 0u64);
+    for shard in to.shards.values() {
+        let complete = shard.records_per_sec.len().saturating_sub(1);
+        for i in complete.saturating_sub(seconds)..complete {
+            let n = shard.records_per_sec[i];
+            let at = |v: &[u64]| v.get(i).copied().unwrap_or(0);
+            weighted += at(&shard.latency_p50_us_per_sec) as f64 * n as f64;
+            records += n;
+            p99 = p99.max(at(&shard.latency_p99_us_per_sec));
+        }
+    }
+    (
+        weighted / records.max(1) as f64 / 1000.0,
+        p99 as f64 / 1000.0,
+    )
 }
 
 impl Measure {
@@ -107,12 +129,7 @@ impl Measure {
         }
         let kinesis: f64 = shards.values().map(|s| s.kinesis_records_per_sec).sum();
         let calls = to.requests.saturating_sub(from.requests);
-        let latency = |f: fn(&ShardSnapshot) -> std::time::Duration| {
-            to.shards
-                .values()
-                .map(|s| f(s).as_secs_f64() * 1000.0)
-                .fold(0.0, f64::max)
-        };
+        let (latency_p50_ms, latency_p99_ms) = window_latency(to, seconds.floor() as usize);
         let hottest = shards
             .iter()
             .filter(|(_, s)| s.open)
@@ -131,8 +148,8 @@ impl Measure {
                 .sum(|s| s.retries)
                 .saturating_sub(from.sum(|s| s.retries)),
             failed: to.failed().saturating_sub(stage_start.failed()),
-            latency_p50_ms: latency(|s| s.latency_p50),
-            latency_p99_ms: latency(|s| s.latency_p99),
+            latency_p50_ms,
+            latency_p99_ms,
             open_shards: open.len(),
             shards,
             hottest,

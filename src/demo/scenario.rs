@@ -5,6 +5,7 @@
 
 use crate::demo::claims::Expect;
 use crate::kinesis::shard_map::ShardMap;
+use crate::producer::config::MAX_RECORD_BYTES;
 use crate::tui::app::App;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 const MAX_SHARDS: u32 = 64;
 /// Longest a stage may run, seconds.
 const MAX_STAGE_SECS: f64 = 3600.0;
+/// Most stages in a scenario.
+const MAX_STAGES: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +103,15 @@ impl Stage {
     }
 }
 
+/// An error of a setting as the command line words it, in the file's own terms.
+fn field_names(error: &str) -> String {
+    error
+        .replace("--key help", "kwb put --key help")
+        .replace("--key \"", "key \"")
+        .replace("--rate \"", "rate \"")
+        .replace("setting rate_limit_percent", "rate_limit")
+}
+
 impl Scenario {
     /// Reads a scenario and checks every stage's settings as the workbench would apply them
     /// (`what` names it in errors).
@@ -121,8 +133,26 @@ impl Scenario {
         if scenario.stages.is_empty() {
             return fail("no [[stage]]: a scenario has at least one".into());
         }
+        if scenario.stages.len() > MAX_STAGES {
+            return fail(format!(
+                "{} stages: a scenario has at most {MAX_STAGES}",
+                scenario.stages.len()
+            ));
+        }
+        // The open shards as each stage's action leaves them.
+        let mut open = scenario.shards;
         for (i, stage) in scenario.stages.iter().enumerate() {
             let at = format!("stage {} ({:?})", i + 1, stage.name);
+            if stage
+                .size
+                .is_some_and(|n| !(1..MAX_RECORD_BYTES).contains(&n))
+            {
+                return fail(format!(
+                    "{at}: size = {}: 1 to {} bytes (a record's data and key; the stream's own limit applies when sending)",
+                    stage.size.unwrap_or_default(),
+                    MAX_RECORD_BYTES - 1
+                ));
+            }
             if !(stage.seconds.is_finite() && (1.0..=MAX_STAGE_SECS).contains(&stage.seconds)) {
                 return fail(format!(
                     "{at}: seconds = {}: 1 to {MAX_STAGE_SECS}",
@@ -139,14 +169,24 @@ impl Scenario {
             if stage.size.is_some() && stage.template.is_some() {
                 return fail(format!("{at}: size and template: one or the other"));
             }
-            stage.action().map_err(|e| within(format!("{at}: {e}")))?;
-            // The settings as the workbench applies them, one stage after another.
+            let action = stage.action().map_err(|e| within(format!("{at}: {e}")))?;
+            // The settings as the workbench applies them, one stage after another, on the
+            // shards as the stages before left them.
+            scratch.map = Arc::new(ShardMap::even_split(open));
             scratch
                 .apply_stage(stage)
-                .map_err(|e| within(format!("{at}: {e}")))?;
+                .map_err(|e| within(format!("{at}: {}", field_names(&e))))?;
+            open = match action {
+                Some(Action::SplitHottest) if open < MAX_SHARDS => open + 1,
+                Some(Action::SplitHottest) => {
+                    return fail(format!("{at}: action split: at most {MAX_SHARDS} shards"))
+                }
+                Some(Action::Scale(n)) => n,
+                None => open,
+            };
             stage
                 .expect
-                .check()
+                .check(open as usize)
                 .map_err(|e| within(format!("{at}: expect: {e}")))?;
         }
         Ok(scenario)
@@ -188,7 +228,7 @@ mod tests {
             ("seconds = 5\nsettle = -1", "settle = -1"),
             (
                 "seconds = 5\nkey = \"hot\"",
-                "--key \"hot\" is not a strategy",
+                "): key \"hot\" is not a strategy",
             ),
             (
                 "seconds = 5\nrate = -3",
@@ -198,7 +238,7 @@ mod tests {
                 "seconds = 5\napi = \"soap\"",
                 "api \"soap\": aggregated, put-records or put-record",
             ),
-            ("seconds = 5\nrate_limit = 0", "rate_limit_percent"),
+            ("seconds = 5\nrate_limit = 0", "rate_limit = 0"),
             (
                 "seconds = 5\nsize = 10\ntemplate = \"{{seq}}\"",
                 "size and template: one or the other",
@@ -222,6 +262,15 @@ mod tests {
                 "unknown field `throttles`",
             ),
             ("seconds = 5\nspeed = 2", "unknown field `speed`"),
+            ("seconds = 5\nsize = 0", "size = 0: 1 to 10485759 bytes"),
+            ("seconds = 5\nsize = 20000000", "size = 20000000: 1 to 10485759 bytes"),
+            ("seconds = 5\naction = \"scale:5\"", "action scale:5: shard count 5 is out of range: from 1 (half the 2 open shards) to 4"),
+            ("seconds = 5\n[stage.expect]\nthrottled_shards = 3", "throttled_shards = 3: the stream has 2 open shards then"),
+            ("seconds = 5\naction = \"split\"\n[stage.expect]\nopen_shards = 2", "open_shards = 2: the stream has 3 open shards then"),
+            ("seconds = 5\n[stage.expect]\nonly_shards = []", "only_shards = []: name at least one shard"),
+            ("seconds = 5\n[stage.expect]\nno_failures = false", "no_failures = false claims nothing"),
+            ("seconds = 5\n[stage.expect]\nadvice = \" \"", "give the words the advice must contain"),
+            ("seconds = 5\n[stage.expect]\nmin_shard_share = 0.9\nmax_shard_share = 0.1", "the least shard share (0.9) is over the most (0.1)"),
         ] {
             let error = parse_stage(stage).unwrap_err();
             assert!(error.starts_with("my.toml: "), "{error}");
@@ -229,6 +278,15 @@ mod tests {
         }
         let none = Scenario::parse("x", "title = \"t\"\nshards = 1\nstage = []").unwrap_err();
         assert!(none.contains("no [[stage]]"), "{none}");
+        let many = format!(
+            "title = \"t\"\nshards = 1\n{}",
+            "[[stage]]\nname = \"s\"\nexplain = \"e\"\nseconds = 1\n".repeat(101)
+        );
+        let error = Scenario::parse("x", &many).unwrap_err();
+        assert!(
+            error.contains("101 stages: a scenario has at most 100"),
+            "{error}"
+        );
         let shards = Scenario::parse("x", "title = \"t\"\nshards = 0\nstage = []").unwrap_err();
         assert!(
             shards.contains("shards = 0: a scenario's stream has 1 to 64 shards"),

@@ -152,6 +152,11 @@ async fn read_with(
     let map = list_shards(client, &options.stream)
         .await
         .map_err(|e| describe(&e))?;
+    // A stream that places records itself (AUTO) puts aggregates on any shard: the KCL's
+    // hash-range rule does not apply to it.
+    let placed = crate::kinesis::admin::describe(client, &options.stream)
+        .await
+        .is_ok_and(|s| s.facts().auto_distribution);
     let shards: Vec<ShardInfo> = match &options.shard {
         Some(id) => {
             let shard = map
@@ -176,6 +181,7 @@ async fn read_with(
                 &shard,
                 options.start.clone(),
                 &out,
+                placed,
             )
             .await?;
         }
@@ -194,7 +200,16 @@ async fn read_with(
             );
             let consumer = consumer.map(str::to_string);
             tasks.spawn(async move {
-                read_shard(&client, &options, consumer.as_deref(), &shard, start, &out).await?;
+                read_shard(
+                    &client,
+                    &options,
+                    consumer.as_deref(),
+                    &shard,
+                    start,
+                    &out,
+                    placed,
+                )
+                .await?;
                 let _ = closed.send(shard.shard_id);
                 Ok(())
             });
@@ -317,6 +332,7 @@ mod efo {
         shard: &ShardInfo,
         mut start: StartAt,
         out: &mpsc::Sender<ReadRecord>,
+        placed: bool,
     ) -> Result<(), String> {
         let shard_id = &shard.shard_id;
         let since = not_before(&start);
@@ -344,7 +360,7 @@ mod efo {
                     }
                 };
                 for record in event.records() {
-                    if !send_user_records(shard, record, since, out).await {
+                    if !send_user_records(shard, record, since, out, placed).await {
                         return Ok(());
                     }
                 }
@@ -397,10 +413,13 @@ async fn read_shard(
     shard: &ShardInfo,
     start: StartAt,
     out: &mpsc::Sender<ReadRecord>,
+    placed: bool,
 ) -> Result<(), String> {
     match consumer {
-        Some(consumer) => efo::subscribe(client, consumer, options.follow, shard, start, out).await,
-        None => poll_shard(client, options, shard, start, out).await,
+        Some(consumer) => {
+            efo::subscribe(client, consumer, options.follow, shard, start, out, placed).await
+        }
+        None => poll_shard(client, options, shard, start, out, placed).await,
     }
 }
 
@@ -426,13 +445,15 @@ fn arrived_before(at: SystemTime, since: SystemTime) -> bool {
     at < since
 }
 
-/// Sends a Kinesis record's user records, each marked when the KCL would drop it, unless it
-/// arrived before `since`; false when `out` is closed.
+/// Sends a Kinesis record's user records, each marked when the KCL would drop it (never where
+/// the stream `placed` records itself), unless it arrived before `since`; false when `out` is
+/// closed.
 async fn send_user_records(
     shard: &ShardInfo,
     record: &Record,
     since: Option<SystemTime>,
     out: &mpsc::Sender<ReadRecord>,
+    placed: bool,
 ) -> bool {
     let arrival = record
         .approximate_arrival_timestamp()
@@ -448,7 +469,7 @@ async fn send_user_records(
         None,
         record.data().as_ref(),
     );
-    let kcl_drops = !kcl_accepts(&users, shard);
+    let kcl_drops = !placed && !kcl_accepts(&users, shard);
     for user in users {
         let read = ReadRecord {
             shard_id: shard.shard_id.clone(),
@@ -493,6 +514,7 @@ async fn poll_shard(
     shard: &ShardInfo,
     start: StartAt,
     out: &mpsc::Sender<ReadRecord>,
+    placed: bool,
 ) -> Result<(), String> {
     let shard_id = &shard.shard_id;
     let mut it = iterator(client, &options.stream, shard_id, &start).await?;
@@ -537,7 +559,7 @@ async fn poll_shard(
         limit = next_page_records(largest_so_far);
         for record in page.records() {
             last_sequence = Some(record.sequence_number().to_string());
-            if !send_user_records(shard, record, not_before(&options.start), out).await {
+            if !send_user_records(shard, record, not_before(&options.start), out, placed).await {
                 return Ok(());
             }
         }

@@ -24,7 +24,7 @@ use crate::tui::pane::sending::{Setting, SETTINGS};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the sending task should be doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +108,7 @@ pub enum Msg {
     /// Something worth telling the user (errors, refreshes), de-duplicated with counts.
     Event(String),
     /// A reshard ended: what came of it.
-    Resharded(String),
+    Resharded(Result<String, String>),
     /// The sender could not go on with the plan (a record that cannot be composed or sent).
     SendStopped(String),
     /// Ctrl-C (the key or SIGINT): a quit, whatever the screen shows (an editor, help, a
@@ -157,6 +157,10 @@ pub struct App {
     /// Newest first: (message, how many times).
     pub events: VecDeque<(String, u64)>,
     pub effects: Vec<Effect>,
+    /// API calls (PutRecords or PutRecord) a second, over the last second or more.
+    pub calls_per_sec: f64,
+    /// Where the calls were last counted from: (producer time, calls so far).
+    calls_mark: (Duration, u64),
     /// A guided scenario under way (`kwb demo NAME`).
     pub demo: Option<Demo>,
     /// The stream as the service described it (on-demand, AUTO placement).
@@ -196,6 +200,8 @@ impl App {
             selected: 0,
             events: VecDeque::new(),
             effects: Vec::new(),
+            calls_per_sec: 0.0,
+            calls_mark: (Duration::ZERO, 0),
             demo: None,
             facts: StreamFacts::default(),
             quitting: false,
@@ -210,6 +216,17 @@ impl App {
             strategy: self.strategy.clone(),
             source: self.source.clone(),
             extra: self.extra,
+        }
+    }
+
+    /// Counts the calls of each second or more of the producer's time.
+    fn count_calls(&mut self, snapshot: &MetricsSnapshot) {
+        let (at, calls) = self.calls_mark;
+        let span = snapshot.elapsed.saturating_sub(at);
+        if span >= Duration::from_secs(1) {
+            self.calls_per_sec =
+                snapshot.requests.saturating_sub(calls) as f64 / span.as_secs_f64();
+            self.calls_mark = (snapshot.elapsed, snapshot.requests);
         }
     }
 
@@ -247,12 +264,14 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Now(now) => app.demo_tick(now),
         Msg::Metrics(snapshot) => {
             if !app.frozen {
+                app.count_calls(&snapshot);
                 app.metrics = snapshot;
             }
         }
         Msg::Sent(sent) => {
             if !app.frozen {
                 app.sent = sent;
+                app.demo_sent();
             }
         }
         Msg::ShardMap(map) => {
@@ -267,13 +286,16 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Event(text) => app.event(text),
-        Msg::Resharded(text) => {
+        Msg::Resharded(done) => {
             app.resharding = false;
-            app.event(text);
+            match done {
+                Ok(text) => app.event(text),
+                Err(text) => app.demo_trouble(text),
+            }
         }
         Msg::SendStopped(why) => {
             app.sending = false;
-            app.event(format!("sending stopped: {why}"));
+            app.demo_trouble(format!("sending stopped: {why}"));
         }
         Msg::Click(hit) => {
             app.help = false;
@@ -611,13 +633,29 @@ mod tests {
         press(&mut a, 'S');
         assert!(a.confirm.is_none());
         assert!(a.events[0].0.contains("one at a time"), "{:?}", a.events);
-        update(&mut a, Msg::Resharded("done: ...".into()));
+        update(&mut a, Msg::Resharded(Ok("done: ...".into())));
         assert!(!a.resharding);
         // The last shard merges with the one before it.
         a.effects.clear();
         a.selected = 3;
         press(&mut a, 'M');
         assert!(description(&a).starts_with("merge shardId-000000000003 and shardId-000000000002"));
+    }
+
+    #[test]
+    fn calls_are_counted_a_second_at_a_time() {
+        let mut a = app();
+        let at = |secs: f64, requests: u64| MetricsSnapshot {
+            elapsed: Duration::from_secs_f64(secs),
+            requests,
+            ..MetricsSnapshot::default()
+        };
+        update(&mut a, Msg::Metrics(at(1.0, 40)));
+        assert_eq!(a.calls_per_sec, 40.0);
+        update(&mut a, Msg::Metrics(at(1.5, 900)));
+        assert_eq!(a.calls_per_sec, 40.0, "half a second is not counted yet");
+        update(&mut a, Msg::Metrics(at(3.0, 1040)));
+        assert_eq!(a.calls_per_sec, 500.0);
     }
 
     #[test]

@@ -192,8 +192,13 @@ pub async fn run(
             "the workbench needs a terminal and stdout is not one; for scripts use `kwb put` (kwb put --help), or `kwb demo NAME --headless`"
         );
     }
-    let connection = match &demo {
-        Some(demo) => crate::demo::open(target, stream, &demo.name, &demo.scenario).await?,
+    let mut demo = demo;
+    let connection = match demo.as_mut() {
+        Some(demo) => {
+            let connection = crate::demo::open(target, stream, &demo.name, &demo.scenario).await?;
+            demo.ask_first &= !connection.is_embedded();
+            connection
+        }
         None => open_stream(target, stream, shards, Missing::Create).await?,
     };
     let label = target_label(&connection, stream).await;

@@ -172,8 +172,8 @@ impl Session {
                     let said = match reshard::apply(&connection.admin, &stream, &plan, RESHARD_WAIT)
                         .await
                     {
-                        Ok(()) => format!("done: {}", plan.description),
-                        Err(e) => format!("could not reshard: {e}"),
+                        Ok(()) => Ok(format!("done: {}", plan.description)),
+                        Err(e) => Err(format!("could not reshard: {e}")),
                     };
                     // The views follow the new shards now, not at the producer's next read.
                     producer.refresh_map();

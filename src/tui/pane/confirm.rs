@@ -46,12 +46,15 @@ impl App {
         Ok(())
     }
 
-    /// Splits the selected shard as `S` would, without asking (a scenario's stage said so).
-    pub(crate) fn reshard_selected_now(&mut self) {
-        if let Some(plan) = self.plan_reshard(true) {
-            self.resharding = true;
-            self.effects.push(Effect::Reshard(plan));
-        }
+    /// Splits the selected shard as `S` would, without asking (a scenario's stage said so);
+    /// whether it goes ahead.
+    pub(crate) fn reshard_selected_now(&mut self) -> bool {
+        let Some(plan) = self.plan_reshard(true) else {
+            return false;
+        };
+        self.resharding = true;
+        self.effects.push(Effect::Reshard(plan));
+        true
     }
 
     fn plan_reshard(&mut self, split: bool) -> Option<Plan> {

@@ -8,6 +8,7 @@ use crate::kinesis::reshard::{plan, Reshard};
 use crate::tui::app::{App, Effect};
 use crate::tui::load;
 use crate::tui::pane::composer::SourceChoice;
+use crate::tui::pane::confirm::Confirm;
 use crate::tui::pane::sending::Setting;
 use crate::tui::view::SELECTED_COLOUR;
 use ratatui::layout::Rect;
@@ -29,6 +30,12 @@ pub struct Demo {
     pub now: Option<Instant>,
     /// Every stage has run.
     pub done: bool,
+    /// The stage's split waits for the keys of the shard it selected.
+    pub split_pending: bool,
+    /// Reshards ask first (a stream other than the local server's).
+    pub ask_first: bool,
+    /// Why a stage could not do what it says (an action refused, sending stopped), by stage.
+    pub troubles: Vec<(usize, String)>,
 }
 
 impl Demo {
@@ -40,6 +47,9 @@ impl Demo {
             started: None,
             now: None,
             done: false,
+            split_pending: false,
+            ask_first: false,
+            troubles: Vec::new(),
         }
     }
 
@@ -102,10 +112,11 @@ impl App {
         demo.stage = i;
         demo.started = Some(now);
         demo.now = Some(now);
+        demo.split_pending = false;
         let stage = demo.scenario.stages[i].clone();
         let total = demo.scenario.stages.len();
         if let Err(e) = self.apply_stage(&stage) {
-            self.event(format!("stage {:?}: {e}", stage.name));
+            self.demo_trouble(format!("stage {:?}: {e}", stage.name));
         }
         self.sending = !self.quitting;
         self.event(format!("stage {}/{total}: {}", i + 1, stage.name));
@@ -142,22 +153,51 @@ impl App {
             self.apply_setting(Setting::RateLimit, &percent.to_string())?;
         }
         match stage.action()? {
+            // Split once the keys of the shard it selects have been read (the next tick).
             Some(Action::SplitHottest) => {
                 self.select_hottest();
-                self.reshard_selected_now();
+                if let Some(demo) = self.demo.as_mut() {
+                    demo.split_pending = true;
+                }
             }
             Some(Action::Scale(count)) => {
+                let ask_first = self.demo.as_ref().is_some_and(|d| d.ask_first);
                 match plan(&self.stream, &self.map, &Reshard::Scale { count }) {
+                    Ok(plan) if ask_first => self.confirm = Some(Confirm::Reshard(plan)),
                     Ok(plan) => {
                         self.resharding = true;
                         self.effects.push(Effect::Reshard(plan));
                     }
-                    Err(e) => self.event(e.to_string()),
+                    Err(e) => return Err(format!("action scale:{count}: {e}")),
                 }
             }
             None => {}
         }
         Ok(())
+    }
+
+    /// The keys of the selected shard are in: a split the stage asked for goes ahead (or is
+    /// asked about, on a stream other than the local server's).
+    pub(crate) fn demo_sent(&mut self) {
+        let Some(demo) = self.demo.as_mut() else {
+            return;
+        };
+        if !std::mem::take(&mut demo.split_pending) {
+            return;
+        }
+        if demo.ask_first {
+            self.ask_to_reshard(true);
+        } else if !self.reshard_selected_now() {
+            self.demo_trouble("action split: the shard could not be split".into());
+        }
+    }
+
+    /// Says why the running stage could not do what it says; a headless run fails on it.
+    pub(crate) fn demo_trouble(&mut self, why: String) {
+        if let Some(demo) = self.demo.as_mut().filter(|d| !d.done) {
+            demo.troubles.push((demo.stage, why.clone()));
+        }
+        self.event(why);
     }
 
     /// Selects the open shard nearest its write limits.
@@ -186,12 +226,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let when = if demo.done {
         "done".to_string()
     } else if demo.stage + 1 < total {
-        format!("next in {} s (n: now)", demo.left().as_secs())
+        format!("next in {} s (n)", demo.left().as_secs())
     } else {
-        format!("ends in {} s (n: now)", demo.left().as_secs())
+        format!("ends in {} s (n)", demo.left().as_secs())
     };
     let title = format!(
-        " demo {}: stage {}/{total} {}, {when} ",
+        " {}: {}/{total} {}, {when} ",
         demo.name,
         demo.stage + 1,
         stage.name
@@ -251,6 +291,11 @@ mod tests {
         assert_eq!(app.demo.as_ref().unwrap().stage, 0, "10 s stage");
         update(&mut app, Msg::Now(t0 + Duration::from_secs(10)));
         assert_eq!(app.demo.as_ref().unwrap().stage, 1);
+        assert!(
+            app.effects.is_empty(),
+            "the split waits for the hot shard's keys"
+        );
+        update(&mut app, Msg::Sent(Default::default()));
         assert_eq!(
             app.effects.len(),
             1,
@@ -268,6 +313,25 @@ mod tests {
         update(&mut app, Msg::Key(Key::Char(' ')));
         update(&mut app, Msg::Now(t0 + Duration::from_secs(100)));
         assert!(app.sending);
+    }
+
+    #[test]
+    fn elsewhere_than_the_local_server_a_stage_s_split_asks_first() {
+        let (name, scenario) = find("split-hot-shard").unwrap();
+        let mut app = App::new("s", "t", Arc::new(ShardMap::even_split(1)));
+        let mut demo = Demo::new(&name, scenario);
+        demo.ask_first = true;
+        app.demo = Some(demo);
+        let t0 = Instant::now();
+        update(&mut app, Msg::Now(t0));
+        update(&mut app, Msg::Key(Key::Char('n')));
+        update(&mut app, Msg::Sent(Default::default()));
+        assert!(app.effects.is_empty());
+        assert!(
+            matches!(app.confirm, Some(Confirm::Reshard(_))),
+            "{:?}",
+            app.confirm
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         app.map.open_count()
     )));
     let second = Line::from(format!(
-        " ?:help q:quit | {rate} rec/s | ok {} | failed {} | throttled {} | retries {} | pending {pending}",
+        " ?:help q:quit | {rate} rec/s | {:.0} calls/s | ok {} | failed {} | throttled {} | retries {} | pending {pending}",
+        app.calls_per_sec,
         sum(|s| s.user_records),
         app.metrics.failed(),
         sum(|s| s.throttled),
