@@ -11,17 +11,9 @@ use std::time::Duration;
 
 /// Runs `kwb demo ARGS` in a data folder of its own; (exit code, stdout, stderr).
 fn demo(args: &[&str]) -> (i32, String, String) {
-    let data = tempfile::tempdir().unwrap();
-    let output = common::kwb_command(data.path())
-        .arg("demo")
-        .args(args)
-        .output()
-        .expect("run kwb demo");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    let mut all = vec!["demo"];
+    all.extend(args);
+    common::kwb_run(None, &all)
 }
 
 /// Runs a scenario headless with a fixed seed; its report, which must have passed.

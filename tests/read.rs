@@ -209,15 +209,9 @@ async fn enhanced_fan_out_reads_the_same_records_and_deregisters_its_consumer() 
 
 /// Runs kwb against `endpoint`; it must succeed. Returns stdout and stderr.
 fn kwb_with_stderr(endpoint: &str, args: &[&str]) -> (String, String) {
-    let data = tempfile::tempdir().unwrap();
-    let output = common::kwb_command(data.path())
-        .args(["--endpoint-url", endpoint])
-        .args(args)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(output.status.success(), "{args:?}: {err}");
-    (String::from_utf8(output.stdout).unwrap(), err)
+    let (code, out, err) = common::kwb_run(Some(endpoint), args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    (out, err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,17 +11,7 @@ use std::time::Duration;
 
 /// kwb against `endpoint`; (exit code, stdout, stderr).
 fn kwb(endpoint: &str, args: &[&str]) -> (i32, String, String) {
-    let data = tempfile::tempdir().unwrap();
-    let output = common::kwb_command(data.path())
-        .args(["--endpoint-url", endpoint])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::kwb_run(Some(endpoint), args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +106,17 @@ async fn a_stream_that_places_records_itself_gets_each_record_once() {
         // Aggregated: kwb spreads the records over the four shards in turn and its aggregates
         // carry no hash key, so they land where the server puts them, mostly on a shard that
         // does not own their records' keys: still delivered, once.
+        let (code, _, err) = kwb(
+            &endpoint,
+            &["demo", "split-hot-shard", "--stream", &stream_name, "--headless", "--yes"],
+        );
+        assert_ne!(code, 0);
+        assert!(
+            err.contains(&format!(
+                "scenario split-hot-shard splits or scales its stream, and stream {stream_name} is on-demand"
+            )),
+            "{err}"
+        );
         let (code, out, err) = kwb(
             &endpoint,
             &[

@@ -183,8 +183,10 @@ impl PutArgs {
             anyhow::anyhow!("{flag}: {e}")
         })?;
         // Before the stream is asked: no stream takes more than 10 MiB.
-        let most = self.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
-        check_size(self.size, most)?;
+        match self.max_record_bytes {
+            Some(limit) => check_size(self.size, limit, "--max-record-bytes")?,
+            None => check_size(self.size, MAX_RECORD_BYTES, "the most any stream takes")?,
+        }
         Ok(config)
     }
 
@@ -311,11 +313,11 @@ async fn tally_outcomes(
     tally
 }
 
-/// `--size` against the record limit: the data and a partition key of at least 1 byte.
-fn check_size(size: usize, limit: usize) -> anyhow::Result<()> {
+/// `--size` against a record limit (`whose`): the data and a partition key of at least 1 byte.
+fn check_size(size: usize, limit: usize, whose: &str) -> anyhow::Result<()> {
     if size >= limit {
         anyhow::bail!(
-            "--size {size} plus a partition key of at least 1 byte is over the record limit of {limit} bytes (--max-record-bytes, else the stream's)"
+            "--size {size} plus a partition key of at least 1 byte is over the record limit of {limit} bytes ({whose})"
         );
     }
     Ok(())
@@ -335,7 +337,18 @@ pub async fn run(target: &TargetFlags, args: PutArgs) -> anyhow::Result<i32> {
     let producer = Producer::start(connection.producer.clone(), &stream, config).await?;
     // The settings as adjusted to what the stream says of itself.
     let config = producer.config().clone();
-    check_size(args.size, config.max_record_bytes)?;
+    let stream_limit = producer.facts().max_record_bytes;
+    let whose = match (args.max_record_bytes, stream_limit) {
+        (Some(_), _) => "--max-record-bytes",
+        (None, Some(_)) => "the stream's",
+        (None, None) => "the default; --max-record-bytes where the stream takes more",
+    };
+    check_size(args.size, config.max_record_bytes, whose)?;
+    if let (Some(asked), Some(limit)) = (args.max_record_bytes, stream_limit) {
+        if asked > limit {
+            eprintln!("note: --max-record-bytes {asked} is over what stream {stream} takes ({limit} bytes): larger records will fail");
+        }
+    }
     if producer.facts().auto_distribution {
         eprintln!(
             "note: stream {stream} places records itself (AUTO record distribution): partition keys and explicit hash keys choose no shard, so --key {} only names the records; kwb spreads them over the shards in turn",

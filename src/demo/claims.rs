@@ -160,21 +160,22 @@ impl Expect {
                 ids.join(", ")
             }
         };
-        if let Some(n) = self.throttled_shards {
-            let ids = m.throttled_shards();
-            check(
-                format!("throttled_shards = {n}"),
-                ids.len() == n,
-                format!("{} ({})", ids.len(), listed(&ids)),
-            );
-        }
-        if let Some(n) = self.hot_shards {
-            let ids = m.hot_shards();
-            check(
-                format!("hot_shards = {n}"),
-                ids.len() == n,
-                format!("{} ({})", ids.len(), listed(&ids)),
-            );
+        let counted = [
+            (
+                "throttled_shards",
+                self.throttled_shards,
+                m.throttled_shards(),
+            ),
+            ("hot_shards", self.hot_shards, m.hot_shards()),
+        ];
+        for (name, claimed, ids) in counted {
+            if let Some(n) = claimed {
+                check(
+                    format!("{name} = {n}"),
+                    ids.len() == n,
+                    format!("{} ({})", ids.len(), listed(&ids)),
+                );
+            }
         }
         let open = || m.shards.iter().filter(|(_, s)| s.open);
         if let Some(max) = self.max_shard_share {

@@ -7,7 +7,9 @@ pub mod headless;
 pub mod measure;
 pub mod scenario;
 
-use crate::kinesis::admin::{delete_stream, ensure_stream, stream_status, AdminError};
+use crate::kinesis::admin::{
+    delete_stream, describe, ensure_stream, on_demand_refusal, stream_status, AdminError,
+};
 use crate::kinesis::client::{connect, Connection, TargetArgs};
 use crate::kinesis::shard_map::list_shards;
 use scenario::Scenario;
@@ -131,6 +133,20 @@ pub async fn open(
         .await
         .map_err(|e| anyhow::anyhow!("ListShards failed: {}", crate::errors::describe(&e)))?
         .open_count();
+    let on_demand = describe(admin, stream).await?.facts().on_demand;
+    let reshards = scenario.stages.iter().any(|s| s.action.is_some());
+    if on_demand && reshards {
+        anyhow::bail!(
+            "scenario {name} splits or scales its stream, and {}",
+            on_demand_refusal(stream)
+        );
+    }
+    if open != scenario.shards as usize && on_demand {
+        anyhow::bail!(
+            "stream {stream} is on-demand with {open} open shards (Kinesis sets them) and scenario {name} starts from {}: leave out --stream for the demo's own stream on the local server",
+            scenario.shards
+        );
+    }
     if open != scenario.shards as usize {
         anyhow::bail!(
             "stream {stream} has {open} open shards and scenario {name} starts from {}: kwb streams scale {stream} {} first, or leave out --stream for the demo's own stream on the local server",

@@ -136,6 +136,22 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// Runs kwb in a data folder of its own (against `endpoint`, else the local server); its exit
+/// code (-1 when killed), stdout and stderr.
+pub fn kwb_run(endpoint: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let data = tempfile::tempdir().unwrap();
+    let mut command = kwb_command(data.path());
+    if let Some(endpoint) = endpoint {
+        command.args(["--endpoint-url", endpoint]);
+    }
+    let output = command.args(args).output().expect("run kwb");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Runs kwb against `endpoint` in a data folder of its own; it must succeed. Returns stdout.
 pub fn kwb_at(endpoint: &str, args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
