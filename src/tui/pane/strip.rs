@@ -88,11 +88,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let x = (*hash as f64 / 2f64.powi(128) * width as f64) as usize;
         ticks[x.min(width - 1)] = '▲';
     }
-    let mut lines = vec![
-        Line::from(spans),
-        Line::styled(ticks.into_iter().collect::<String>(), Color::White),
-    ];
-    lines.extend(selected_detail(app));
+    let mut lines = vec![Line::from(spans)];
+    let detail = selected_detail(app);
+    // Short of room (under 30 rows) the selected shard's rates and advice go before the ticks.
+    if inner.height >= 4 {
+        lines.push(Line::styled(
+            ticks.into_iter().collect::<String>(),
+            Color::White,
+        ));
+    }
+    lines.extend(detail);
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
