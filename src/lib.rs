@@ -19,6 +19,7 @@
 //! pipeline; `compose` makes records; `hot_keys` finds the keys that make a shard hot; `cli` owns the
 //! command line, `tui` the workbench and `demo` the guided scenarios run in it or headless.
 
+pub mod agent;
 pub mod cli;
 pub mod compose;
 pub mod config;
