@@ -218,15 +218,12 @@ fn measured(
     let open: Vec<String> = app.map.open_shards().map(|s| s.shard_id.clone()).collect();
     let mut m = Measure::between(&stage.start, from, &end, &open);
     if let Some(hottest) = m.hottest.clone() {
-        let shard = &m.shards[&hottest];
-        let bytes_bind = shard.bytes_per_sec / crate::producer::config::SHARD_BYTES_PER_SEC
-            >= shard.kinesis_records_per_sec / crate::producer::config::SHARD_RECORDS_PER_SEC;
         let sent = session
             .log
             .lock()
             .expect("key log")
             .view(Some(&hottest), TOP_KEYS);
-        m = m.with_keys(&app.stream, sent, bytes_bind, app.facts.on_demand);
+        m = m.with_keys(&app.stream, sent, app.facts.on_demand);
     }
     let mut claims = spec.expect.checks(&m);
     // What every stage claims besides its own: it did what it says, records were delivered and

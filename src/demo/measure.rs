@@ -4,9 +4,9 @@
 
 use crate::hot_keys::advice::{advise, ShardLoad, StreamLoad, HOT};
 use crate::hot_keys::KeyShare;
-use crate::producer::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use crate::producer::metrics::{MetricsSnapshot, ShardSnapshot};
 use crate::tui::keylog::SentView;
+use crate::tui::load::Load;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -110,7 +110,12 @@ impl Measure {
                     records_per_sec: per_sec(|s| s.user_records),
                     kinesis_records_per_sec: kinesis,
                     bytes_per_sec: bytes,
-                    limit_use: (kinesis / SHARD_RECORDS_PER_SEC).max(bytes / SHARD_BYTES_PER_SEC),
+                    limit_use: Load {
+                        records: kinesis,
+                        bytes,
+                        throttled: 0.0,
+                    }
+                    .utilisation(),
                     throttled: delta(id, |s| s.throttled),
                     open: open.contains(id),
                 };
@@ -160,35 +165,28 @@ impl Measure {
 
     /// Shards that used at least `HOT` of a write limit.
     pub fn hot_shards(&self) -> Vec<&str> {
-        self.shards
-            .iter()
-            .filter(|(_, s)| s.limit_use >= HOT)
-            .map(|(id, _)| id.as_str())
-            .collect()
+        self.shards_where(|s| s.limit_use >= HOT)
     }
 
     pub fn throttled_shards(&self) -> Vec<&str> {
+        self.shards_where(|s| s.throttled > 0)
+    }
+
+    fn shards_where(&self, keep: impl Fn(&ShardMeasure) -> bool) -> Vec<&str> {
         self.shards
             .iter()
-            .filter(|(_, s)| s.throttled > 0)
+            .filter(|(_, s)| keep(s))
             .map(|(id, _)| id.as_str())
             .collect()
     }
 
     /// Adds the hottest shard's keys as the sender saw them lately, and the advice for it.
-    pub fn with_keys(
-        mut self,
-        stream: &str,
-        sent: SentView,
-        bytes_bind: bool,
-        on_demand: bool,
-    ) -> Measure {
+    pub fn with_keys(mut self, stream: &str, sent: SentView, on_demand: bool) -> Measure {
         let Some(id) = self.hottest.clone() else {
             return self;
         };
         let shard = &self.shards[&id];
-        let (by_records, by_bytes) = sent.split_at;
-        let load = ShardLoad {
+        let mut load = ShardLoad {
             stream,
             shard_id: &id,
             records_per_sec: shard.records_per_sec,
@@ -199,8 +197,9 @@ impl Measure {
                 .top_keys
                 .first()
                 .map(|k| (k.key.as_str(), k.share, k.bytes_share)),
-            split_at: if bytes_bind { by_bytes } else { by_records },
+            split_at: None,
         };
+        load.split_at = sent.split_at(load.bytes_bind());
         let whole = StreamLoad {
             on_demand,
             open_shards: self.open_shards,

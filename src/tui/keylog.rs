@@ -42,6 +42,19 @@ pub struct SentView {
     pub next: Option<Preview>,
 }
 
+impl SentView {
+    /// Where a split would divide the selected shard's traffic most evenly by the limit that
+    /// binds: its bytes, or its records.
+    pub fn split_at(&self, bytes_bind: bool) -> Option<HashKey> {
+        let (by_records, by_bytes) = self.split_at;
+        if bytes_bind {
+            by_bytes
+        } else {
+            by_records
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct KeyLog {
     recent: VecDeque<u128>,

@@ -18,17 +18,12 @@ impl App {
     /// Where the selected shard's advice would split it: by the limit it is nearer in kwb's
     /// last complete second of sending.
     pub fn advised_split_at(&self, shard_id: &str) -> Option<HashKey> {
-        let (by_records, by_bytes) = self.sent.split_at;
         let bytes_bind = self
             .metrics
             .shards
             .get(shard_id)
             .is_some_and(|m| load::producer(m).bytes_bind());
-        if bytes_bind {
-            by_bytes
-        } else {
-            by_records
-        }
+        self.sent.split_at(bytes_bind)
     }
 }
 
