@@ -193,10 +193,7 @@ impl Measure {
             kinesis_records_per_sec: shard.kinesis_records_per_sec,
             bytes_per_sec: shard.bytes_per_sec,
             busiest: None,
-            top_key: sent
-                .top_keys
-                .first()
-                .map(|k| (k.key.as_str(), k.share, k.bytes_share)),
+            top_key: sent.top_keys.first().map(KeyShare::weight),
             split_at: None,
         };
         load.split_at = sent.split_at(load.bytes_bind());

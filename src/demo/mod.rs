@@ -11,7 +11,6 @@ use crate::kinesis::admin::{
     delete_stream, describe, ensure_stream, on_demand_refusal, stream_status, AdminError,
 };
 use crate::kinesis::client::{connect, Connection, TargetArgs};
-use crate::kinesis::shard_map::list_shards;
 use scenario::Scenario;
 use std::time::{Duration, Instant};
 
@@ -129,11 +128,10 @@ pub async fn open(
         ),
         Err(e) => anyhow::bail!("{e} (target: {})", connection.target),
     }
-    let open = list_shards(admin, stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("ListShards failed: {}", crate::errors::describe(&e)))?
-        .open_count();
-    let on_demand = describe(admin, stream).await?.facts().on_demand;
+    // One description says both how many shards are open and whether Kinesis manages them.
+    let summary = describe(admin, stream).await?;
+    let open = usize::try_from(summary.open_shards).unwrap_or(0);
+    let on_demand = summary.facts().on_demand;
     let reshards = scenario.stages.iter().any(|s| s.action.is_some());
     if on_demand && reshards {
         anyhow::bail!(

@@ -267,6 +267,12 @@ pub struct KeyShare {
 }
 
 impl KeyShare {
+    /// The key with its shares of the records and bytes, as the advice weighs a shard's
+    /// heaviest key.
+    pub fn weight(&self) -> (&str, f64, f64) {
+        (self.key.as_str(), self.share, self.bytes_share)
+    }
+
     fn of(counter: Counter, rank: Rank, records: u64, bytes: u64) -> KeyShare {
         let share = |part: u64, whole: u64| {
             if whole == 0 {

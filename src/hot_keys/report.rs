@@ -97,9 +97,7 @@ impl Report {
                 };
                 let heaviest = tally.top(1, rank);
                 load.split_at = split_at;
-                load.top_key = heaviest
-                    .first()
-                    .map(|k| (k.key.as_str(), k.share, k.bytes_share));
+                load.top_key = heaviest.first().map(KeyShare::weight);
                 let (records_limit_use, bytes_limit_use) = load.limit_use();
                 let (peak_records_limit_use, peak_bytes_limit_use) = load.peak_use();
                 let advice = if tally.shard.open {

@@ -246,7 +246,7 @@ pub async fn run(
             _ = tick.tick() => dirty = session.tick(&mut app),
         }
         session.follow(&mut app);
-        if app.quit || (app.quitting && session.outstanding() == 0) {
+        if app.quit || (app.quitting && session.producer.outstanding() == 0) {
             break Ok(());
         }
         stale |= dirty;

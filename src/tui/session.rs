@@ -191,11 +191,6 @@ impl Session {
         }
     }
 
-    /// Records accepted and not yet resolved.
-    pub fn outstanding(&self) -> usize {
-        self.producer.outstanding()
-    }
-
     /// Stops the tasks and the producer, waiting up to `grace` for what is pending; the
     /// producer's final numbers and what it could not deliver.
     pub async fn finish(

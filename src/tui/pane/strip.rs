@@ -3,6 +3,7 @@
 //! shard's rates, its busiest keys, the advice for it and its range.
 
 use crate::hot_keys::advice::{advise, ShardLoad, StreamLoad};
+use crate::hot_keys::KeyShare;
 use crate::kinesis::hash_key::HashKey;
 use crate::producer::metrics::ShardSnapshot;
 use crate::tui::app::App;
@@ -167,11 +168,7 @@ fn advice(app: &App, shard_id: &str, m: &ShardSnapshot) -> String {
         kinesis_records_per_sec: last.records,
         bytes_per_sec: last.bytes,
         busiest: None,
-        top_key: app
-            .sent
-            .top_keys
-            .first()
-            .map(|k| (k.key.as_str(), k.share, k.bytes_share)),
+        top_key: app.sent.top_keys.first().map(KeyShare::weight),
         split_at: app.advised_split_at(shard_id),
     };
     let mut whole = StreamLoad {
