@@ -615,12 +615,7 @@ fn ctrl_c_while_waiting_for_standard_input_flushes_and_prints_the_summary() {
         std::thread::sleep(std::time::Duration::from_millis(100)); // polling the stream
     }
     let interrupted = std::time::Instant::now();
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    common::signal(child.id(), "-INT");
     let output = child.wait_with_output().unwrap();
     let waited = interrupted.elapsed();
     drop(stdin);
@@ -690,13 +685,7 @@ fn a_second_ctrl_c_stops_waiting_and_still_prints_the_summary() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let interrupt = |pid: u32| {
-        assert!(std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success());
-    };
+    let interrupt = |pid: u32| common::signal(pid, "-INT");
     // Records are flowing once the stream has one.
     loop {
         let read = common::kwb_command(data.path())

@@ -225,11 +225,7 @@ fn ctrl_c_stops_a_headless_run_and_reports_it_interrupted() {
         assert!(std::time::Instant::now() < deadline, "no records arrived");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    common::signal(child.id(), "-INT");
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();

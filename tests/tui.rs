@@ -63,11 +63,7 @@ fn ctrl_c_and_signals_end_the_workbench_and_restore_the_terminal() {
         kwb.wait_for("sending", Duration::from_secs(30), |s| {
             shard_rows(s).iter().any(|(rate, _)| *rate > 0)
         });
-        let killed = std::process::Command::new("kill")
-            .args([signal, &kwb.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        common::signal(kwb.pid(), signal);
         kwb.exit_with_summary(Duration::from_secs(15));
     }
 }

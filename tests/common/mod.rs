@@ -136,6 +136,15 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// Sends `signal` (e.g. `-INT`) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
 /// Runs kwb in a data folder of its own (against `endpoint`, else the local server); its exit
 /// code (-1 when killed), stdout and stderr.
 pub fn kwb_run(endpoint: Option<&str>, args: &[&str]) -> (i32, String, String) {
