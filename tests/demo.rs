@@ -265,3 +265,28 @@ fn the_workbench_runs_a_scenario_stage_by_stage() {
     let status = kwb.exit_with_summary(Duration::from_secs(60));
     assert!(status.success(), "exit {status:?}:\n{}", kwb.contents());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_that_reshards_a_stream_elsewhere_needs_yes() {
+    let stream = "demo-elsewhere";
+    let t = common::target(stream, 1, true).await;
+    let endpoint = t.server.endpoint();
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        common::kwb_run(
+            Some(&endpoint),
+            &["demo", "split-hot-shard", "--stream", stream, "--headless"],
+        )
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("scenario split-hot-shard reshards its stream (stage 2 \"split\": split)")
+            && err.contains("add --yes to let it"),
+        "{err}"
+    );
+    let map = kwb::kinesis::shard_map::list_shards(&t.connection.admin, stream)
+        .await
+        .unwrap();
+    assert_eq!(map.open_count(), 1, "nothing was resharded");
+}
